@@ -1,0 +1,133 @@
+"""Run the dbt project in-process against landed data, and publish the warehouse only when it passes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from closedloop import PROJECT_DIR
+from closedloop.landing import TableReport, land
+from closedloop.paths import landing_dir_for, working_file_for
+
+# dbt events worth a line on the terminal while a build runs.
+_PROGRESS_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogNodeResult", "LogNodeNoOpResult"}
+
+
+class BuildError(Exception):
+    """The build failed; the message is one paragraph a data engineer can act on."""
+
+
+@dataclass
+class BuildResult:
+    warehouse: Path
+    seconds: float
+    nodes: int
+    tables: list[TableReport] = field(default_factory=list)
+
+
+@contextmanager
+def _dbt_environment(landing_dir: Path, warehouse: Path) -> Iterator[None]:
+    """The profile and project read these, so the same dbt project serves every raw folder."""
+    names = ("CLOSEDLOOP_LANDING", "CLOSEDLOOP_WAREHOUSE", "DBT_SEND_ANONYMOUS_USAGE_STATS")
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ["CLOSEDLOOP_LANDING"] = str(landing_dir)
+    os.environ["CLOSEDLOOP_WAREHOUSE"] = str(warehouse)
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _progress_printer(out: TextIO) -> Callable:
+    def on_event(event) -> None:
+        if event.info.name in _PROGRESS_EVENTS:
+            print(f"  {event.info.msg}", file=out, flush=True)
+
+    return on_event
+
+
+def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | None = sys.stdout,
+            target_path: Path | None = None):
+    """Invoke dbt in this process (no subprocess start-up per call) and return its result object."""
+    from dbt.cli.main import dbtRunner
+
+    callbacks = [_progress_printer(out)] if out is not None else []
+    # dbt's log goes beside the warehouse, not into the checkout.
+    common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet",
+              "--log-path", str(warehouse.parent / "logs")]
+    if target_path is not None:
+        common += ["--target-path", str(target_path)]
+    with _dbt_environment(landing_dir, warehouse):
+        try:
+            return dbtRunner(callbacks=callbacks).invoke([*args, *common])
+        finally:
+            _release_duckdb()
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open in a class attribute after an in-process run; close it so the file is
+    checkpointed and can be moved, published or opened by another process."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _failure_paragraph(result) -> str:
+    """Name the failing nodes and their first error line, in one paragraph."""
+    problems = []
+    for r in getattr(result.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        if status in {"error", "fail", "runtime error"}:
+            message = (r.message or "").strip().splitlines()
+            first = next((line.strip() for line in message if line.strip()), status)
+            problems.append(f"{r.node.resource_type} `{r.node.name}` {status}: {first}")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        return f"dbt build failed ({len(problems)} node(s)): {shown}."
+    if result.exception is not None:
+        return f"dbt could not run: {str(result.exception).strip()}"
+    return "dbt build failed without a message; run `dbt build --profiles-dir .` for details."
+
+
+def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = True,
+          vars_: dict | None = None) -> BuildResult:
+    """Land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on success."""
+    import json
+
+    started = time.monotonic()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    landing_dir = landing_dir_for(warehouse)
+    print(f"Landing {raw_dir} -> {landing_dir}", file=out, flush=True)
+    reports = land(raw_dir, landing_dir)
+    for r in reports:
+        note = "absent" if r.status == "absent" else f"{r.rows_loaded:,} rows from {len(r.files)} file(s)"
+        print(f"  {r.table:<32} {note}", file=out, flush=True)
+
+    working = working_file_for(warehouse)
+    working.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (working, working.with_name(working.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    if vars_:
+        args += ["--vars", json.dumps(vars_)]
+    print("Building with dbt", file=out, flush=True)
+    result = run_dbt(args, landing_dir, working, out=out)
+    if not result.success:
+        raise BuildError(_failure_paragraph(result) + f" The served warehouse {warehouse} was left unchanged.")
+    nodes = len(getattr(result.result, "results", []) or [])
+    os.replace(working, warehouse)
+    return BuildResult(warehouse=warehouse, seconds=time.monotonic() - started, nodes=nodes, tables=reports)

@@ -1,0 +1,44 @@
+"""`closedloop status`: what a warehouse holds and how current its data is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from closedloop.paths import ConfigError
+
+
+@dataclass(frozen=True)
+class MartCount:
+    name: str
+    rows: int
+
+
+def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if not warehouse.exists():
+        raise ConfigError(f"{warehouse}: no warehouse there yet; run `closedloop build` first.")
+    return duckdb.connect(str(warehouse), read_only=True)
+
+
+def mart_counts(con: duckdb.DuckDBPyConnection) -> list[MartCount]:
+    names = [r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+    ).fetchall()]
+    return [MartCount(n, con.execute(f'select count(*) from marts."{n}"').fetchall()[0][0]) for n in names]
+
+
+def as_of(con: duckdb.DuckDBPyConnection):
+    return con.execute("select as_of_at from intermediate.int_as_of").fetchall()[0][0]
+
+
+def print_status(warehouse: Path) -> None:
+    con = connect_read_only(warehouse)
+    try:
+        print(f"Warehouse {warehouse}")
+        print(f"Data as of {as_of(con)}")
+        for m in mart_counts(con):
+            print(f"  marts.{m.name:<30} {m.rows:>12,} rows")
+    finally:
+        con.close()

@@ -1,0 +1,60 @@
+{# Typing and normalisation helpers shared by every staging model. Landed columns arrive as text (CSV)
+   or typed (Parquet); casting through varchar treats both the same way. #}
+
+{% macro cl_text(col) -%}
+    nullif(trim(cast({{ col }} as varchar)), '')
+{%- endmacro %}
+
+{% macro cl_enum(col) -%}
+    lower({{ cl_text(col) }})
+{%- endmacro %}
+
+{# Timestamps become business-local `timestamp`s. An offset-less value already is business time (SPEC §3);
+   one with an offset (Z, +08:00, -0500) is converted. Written without the session's TimeZone, because staging
+   views are evaluated in whatever session reads them. #}
+{% macro cl_timestamp(col) -%}
+    case
+        when regexp_matches({{ cl_text(col) }}, '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            then timezone('{{ var("timezone") }}', cast({{ cl_text(col) }} as timestamptz))
+        else cast({{ cl_text(col) }} as timestamp)
+    end
+{%- endmacro %}
+
+{% macro cl_date(col) -%}
+    cast(cast({{ cl_text(col) }} as timestamp) as date)
+{%- endmacro %}
+
+{% macro cl_amount(col) -%}
+    cast({{ cl_text(col) }} as decimal(18, 2))
+{%- endmacro %}
+
+{% macro cl_integer(col) -%}
+    cast(cast({{ cl_text(col) }} as double) as integer)
+{%- endmacro %}
+
+{% macro cl_bigint(col) -%}
+    cast(cast({{ cl_text(col) }} as double) as bigint)
+{%- endmacro %}
+
+{% macro cl_boolean(col) -%}
+    case
+        when lower({{ cl_text(col) }}) in ('true', 't', '1', 'yes', 'y', '是') then true
+        when lower({{ cl_text(col) }}) in ('false', 'f', '0', 'no', 'n', '否') then false
+    end
+{%- endmacro %}
+
+{% macro cl_email(col) -%}
+    lower({{ cl_text(col) }})
+{%- endmacro %}
+
+{# Digits only; a Chinese mobile written +86 / 0086 / 86 before its 11 digits keeps the 11 digits. #}
+{% macro cl_phone(col) -%}
+    nullif(regexp_replace(
+        regexp_replace(cast({{ col }} as varchar), '[^0-9]', '', 'g'),
+        '^(0086|86)(1[0-9]{10})$', '\2'), '')
+{%- endmacro %}
+
+{# A deterministic key for log tables that have none, from the columns that identify a row. #}
+{% macro surrogate_key(cols) -%}
+    md5(concat_ws('|', {% for c in cols %}coalesce(cast({{ c }} as varchar), '∅'){% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}

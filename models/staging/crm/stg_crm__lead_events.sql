@@ -1,0 +1,30 @@
+-- One row per row of the `crm/lead_events` export: typed, trimmed, normalised. Extra export columns are kept.
+with source as (
+
+    select * from {{ source('crm', 'lead_events') }}
+
+),
+
+renamed as (
+
+    select
+        {{ cl_text('lead_id') }} as lead_id,
+        {{ cl_timestamp('event_at') }} as event_at,
+        {{ cl_enum('event_type') }} as event_type,
+        {{ cl_text('user_id') }} as user_id,
+        {{ cl_text('reason') }} as reason,
+        source.* exclude (lead_id, event_at, event_type, user_id, reason)
+    from source
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['lead_id', 'event_at', 'event_type', 'user_id']) }} as lead_event_id,
+        *
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,30 @@
+-- One row per row of the `crm/opportunity_stage_history` export: typed, trimmed, normalised. Extra export columns are kept.
+with source as (
+
+    select * from {{ source('crm', 'opportunity_stage_history') }}
+
+),
+
+renamed as (
+
+    select
+        {{ cl_text('opportunity_id') }} as opportunity_id,
+        {{ cl_text('stage') }} as stage,
+        {{ cl_timestamp('entered_at') }} as entered_at,
+        {{ cl_text('owner_user_id') }} as owner_user_id,
+        {{ cl_amount('amount') }} as amount,
+        source.* exclude (opportunity_id, stage, entered_at, owner_user_id, amount)
+    from source
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['opportunity_id', 'stage', 'entered_at', 'owner_user_id']) }} as stage_history_id,
+        *
+    from renamed
+
+)
+
+select * from final
