@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 docs: $(STAMP)
-	$(BIN)/closedloop docs --raw $(RAW) --warehouse $(WAREHOUSE)
+	$(BIN)/closedloop docs --warehouse $(WAREHOUSE)
 
 clean:
 	rm -rf $(DATA) target logs

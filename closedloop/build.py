@@ -131,3 +131,18 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
     nodes = len(getattr(result.result, "results", []) or [])
     os.replace(working, warehouse)
     return BuildResult(warehouse=warehouse, seconds=time.monotonic() - started, nodes=nodes, tables=reports)
+
+
+def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:
+    """`dbt docs generate --static` over a copy of a built warehouse (the catalog needs the tables; the copy
+    keeps the served file free for readers): one self-contained HTML file with lineage and column docs."""
+    import shutil
+
+    scratch = warehouse.parent / ".docs" / warehouse.name
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(warehouse, scratch)
+    result = run_dbt(["docs", "generate", "--static"], landing_dir_for(warehouse), scratch, out=out)
+    scratch.unlink(missing_ok=True)
+    if not result.success:
+        raise BuildError(_failure_paragraph(result))
+    return PROJECT_DIR / "target" / "static_index.html"

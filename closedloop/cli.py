@@ -69,9 +69,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 def _cmd_docs(args: argparse.Namespace) -> int:
     from closedloop.build import generate_docs
 
-    raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
-    print(f"Wrote {generate_docs(raw, warehouse)}")
+    print(f"Wrote {generate_docs(warehouse)}")
     return 0
 
 
@@ -112,8 +111,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     m.set_defaults(func=_cmd_summary)
 
-    d = sub.add_parser("docs", help="write the dbt docs site as one static HTML file")
-    d.add_argument("--raw", help="raw export folder (or CLOSEDLOOP_RAW)")
+    d = sub.add_parser("docs", help="write the dbt docs site (models, columns, lineage) as one static HTML file")
     d.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     d.set_defaults(func=_cmd_docs)
     return p

@@ -14,7 +14,7 @@
    views are evaluated in whatever session reads them. #}
 {% macro cl_timestamp(col) -%}
     case
-        when regexp_matches({{ cl_text(col) }}, '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
+        when regexp_matches({{ cl_text(col) }}, '[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
             then timezone('{{ var("timezone") }}', cast({{ cl_text(col) }} as timestamptz))
         else cast({{ cl_text(col) }} as timestamp)
     end
