@@ -1,0 +1,89 @@
+"""Sample data generator: every raw table of SPEC section 3, with planted truths.
+
+``generate(out_dir, scale, seed, fmt, encoding)`` writes ``out_dir/{crm,campaign,service}/``
+and ``out_dir/truth.json`` and returns the truth dict. Scale 1 is about 10k leads; work
+is done in chunks of leads with numpy/Arrow, so memory stays bounded at any scale and
+the same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import Counters, World, run_chunk
+from .company import build_staff, departments_frame
+from .marketing import build_campaigns, build_contents, campaigns_frame, contents_frame, spend_frames, spend_totals
+from .schema import TABLES, id_widths
+from .truth import TruthAccumulator
+from .writer import Writer
+
+__all__ = ["generate", "LEADS_PER_SCALE", "CHUNK_LEADS"]
+
+LEADS_PER_SCALE = 10_000
+CHUNK_LEADS = 100_000
+
+
+def _world_rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=(0, stream))))
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove files a previous run wrote (e.g. more parts at a larger scale); nothing else."""
+    for table, (sub, _) in TABLES.items():
+        folder = out / sub
+        if not folder.is_dir():
+            continue
+        pattern = re.compile(rf"^{re.escape(table)}(_\d{{4}})?\.(csv|parquet)$")
+        for f in folder.iterdir():
+            if pattern.match(f.name):
+                f.unlink()
+
+
+def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
+             encoding: str = "utf-8") -> dict:
+    """Write every raw table of SPEC section 3 under out_dir/{crm,campaign,service}/ and out_dir/truth.json.
+
+    scale: 1 is about 10k leads (linear, fractional allowed); seed: same seed, same bytes;
+    fmt: "csv" or "parquet"; encoding: CSV encoding ("utf-8", "utf-8-sig", "gbk", "gb18030").
+    Files this generator wrote earlier in out_dir (same table names) are replaced.
+    Returns the truth dict (planted and realised values, see ``truth.DEFINITIONS``).
+    """
+    if not scale > 0:
+        raise ValueError("scale must be positive")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out)
+    widths = id_widths(scale)
+    writer = Writer(out, fmt, encoding, widths)
+
+    staff = build_staff(_world_rng(seed, 0), scale)
+    camps = build_campaigns(_world_rng(seed, 1), scale)
+    contents = build_contents(_world_rng(seed, 2), camps, scale)
+    world = World(staff, camps, contents, widths, np.zeros(camps.n, np.int64))
+    writer.append("departments", departments_frame())
+    writer.append("users", staff.frame())
+
+    truth = TruthAccumulator()
+    counters = Counters()
+    n_leads = max(1, round(LEADS_PER_SCALE * scale))
+    for index, lo in enumerate(range(0, n_leads, CHUNK_LEADS)):
+        run_chunk(world, index, seed, lo, min(CHUNK_LEADS, n_leads - lo), counters, writer, truth)
+
+    # Spend is planted last: it needs the final lead count of every campaign.
+    rng = _world_rng(seed, 3)
+    spend, cpl = spend_totals(rng, camps, world.leads_per_campaign)
+    writer.append("campaigns", campaigns_frame(rng, camps, spend))
+    for frame in spend_frames(rng, camps, spend):
+        writer.append("campaign_spend", frame)
+    writer.append("contents", contents_frame(contents))
+    writer.close()
+
+    result = truth.finish(seed=seed, scale=scale, as_of=writer.max_ts, cpl=cpl, row_counts=writer.row_counts)
+    result["format"] = {"fmt": fmt, "encoding": encoding}
+    (out / "truth.json").write_text(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                    encoding="utf-8")
+    return result
