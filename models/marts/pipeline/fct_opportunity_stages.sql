@@ -1,0 +1,32 @@
+-- Public fact of the funnel: one row per opportunity and open stage reached (logic in
+-- int_opportunity_stages_reached, where SPEC §4 "Stage reached" is implemented).
+with stages_reached as (
+
+    select * from {{ ref('int_opportunity_stages_reached') }}
+
+),
+
+final as (
+
+    select
+        opportunity_id,
+        stage_name,
+        cast(stage_order as integer) as stage_order,
+        entered_at,
+        exited_at,
+        days_in_stage,
+        next_stage_name,
+        outcome,
+        is_inferred,
+        owner_user_id,
+        department_id,
+        cohort_month,
+        cast(entry_count as integer) as entry_count,
+        entry_source,
+        opportunity_status,
+        is_furthest_stage
+    from stages_reached
+
+)
+
+select * from final
