@@ -1,0 +1,102 @@
+-- One row per lead: where it came from, who owns it, how fast it was answered, how far it got.
+-- SLA rule (SPEC §4 Lead response): from the first assignment to the first response; met within
+-- lead_sla_days, missed when answered later or not answered once the window has passed (as of
+-- int_as_of), pending before. A lead never assigned has no SLA clock: sla_status is null.
+with leads as (
+
+    select lead_id, created_at, channel, campaign_id, owner_user_id
+    from {{ ref('stg_crm__leads') }}
+
+),
+
+timeline as (
+
+    select * from {{ ref('int_lead_timeline') }}
+
+),
+
+users as (
+
+    select user_id, department_id
+    from {{ ref('stg_crm__users') }}
+
+),
+
+as_of as (
+
+    select as_of_at from {{ ref('int_as_of') }}
+
+),
+
+responses as (
+
+    select
+        timeline.*,
+        timeline.first_assigned_at + interval '{{ var("lead_sla_days") }} days' as sla_due_at,
+        case
+            when timeline.first_assigned_at is not null and timeline.first_response_at is not null
+                then date_diff('second', timeline.first_assigned_at, timeline.first_response_at) / 3600.0
+        end as response_hours
+    from timeline
+
+),
+
+sla as (
+
+    select
+        responses.*,
+        case
+            when responses.first_assigned_at is null then null
+            when responses.first_response_at is not null and responses.first_response_at <= responses.sla_due_at then 'met'
+            -- answered late, or not answered and the window has closed
+            when responses.first_response_at is not null then 'missed'
+            when as_of.as_of_at >= responses.sla_due_at then 'missed'
+            else 'pending'
+        end as sla_status
+    from responses
+    cross join as_of
+
+),
+
+final as (
+
+    select
+        leads.lead_id,
+        leads.created_at,
+        leads.channel,
+        leads.campaign_id,
+        leads.owner_user_id,
+        users.department_id,
+        sla.first_assigned_at,
+        sla.first_assigned_user_id,
+        sla.first_response_at,
+        cast(sla.response_hours as double) as response_hours,
+        sla.sla_due_at,
+        sla.sla_status,
+        coalesce(sla.sla_status in ('met', 'missed'), false) as is_sla_calc,
+        coalesce(sla.sla_status = 'met', false) as is_sla_met,
+        sla.is_mql,
+        sla.mql_at,
+        sla.is_sql,
+        sla.sql_at,
+        sla.is_converted,
+        sla.converted_at,
+        sla.opportunity_id,
+        sla.is_disqualified,
+        sla.disqualified_at,
+        sla.closed_at,
+        cast(sla.release_count as integer) as release_count,
+        sla.first_released_at,
+        sla.is_recovered,
+        sla.final_status,
+        sla.disqualify_reason,
+        sla.source_status
+    from leads
+    inner join sla
+        on leads.lead_id = sla.lead_id
+    left join users
+        on leads.owner_user_id = users.user_id
+
+)
+
+select * from final
