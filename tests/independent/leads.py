@@ -1,0 +1,118 @@
+"""Lead flow from the raw exports: conversion, MQL/SQL, response SLA, releases (SPEC §4 "Lead conversion",
+"Lead response", "Recovered lead"), with the open choices taken as documented in `metric_lead_conversion`,
+`metric_lead_response` and `metric_recovered_lead`:
+- converted when any source says so (converted_at, converted_opportunity_id, status, a `converted` event, an
+  opportunity naming the lead as its source); converted time = converted_at, else the first `converted` event,
+  else the creation of its opportunity;
+- funnel flags are monotone: SQL or converted implies MQL (at the SQL / conversion time), converted implies SQL;
+- the SLA clock starts at the first `assigned` or `claimed` ownership event (never a `transferred` one), the
+  response is the first `contacted` event or activity on the lead at or after it; met within lead_sla_days
+  (boundary included), missed when later or when unanswered and the window has passed by as-of, else pending;
+  never assigned = no status;
+- final status converted > disqualified > open.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .raw import Raw, month_start
+from .stats import ratio
+
+LEAD_SLA_DAYS = 5
+
+
+def _first(frame: pd.DataFrame, key: str, at: str) -> pd.Series:
+    return frame.dropna(subset=[key, at]).groupby(key)[at].min()
+
+
+def lead_facts(raw: Raw, sla_days: int = LEAD_SLA_DAYS) -> pd.DataFrame:
+    leads = raw.leads.drop_duplicates("lead_id").set_index("lead_id")
+    ev = raw.lead_events[raw.lead_events["lead_id"].notna()]
+    opps = raw.opportunities.drop_duplicates("opportunity_id")
+    idx = leads.index
+    out = pd.DataFrame(index=idx)
+    out["created_at"] = leads["created_at"]
+    out["channel"] = leads["channel"]
+    out["campaign_id"] = leads["campaign_id"]
+    out["owner_user_id"] = leads["owner_user_id"]
+    out["department_id"] = leads["owner_user_id"].map(raw.users.set_index("user_id")["department_id"])
+
+    def first_event(kind: str) -> pd.Series:
+        return _first(ev[ev["event_type"] == kind], "lead_id", "event_at").reindex(idx)
+
+    # -- the opportunity it became, and when
+    by_source = opps.dropna(subset=["source_lead_id"]).sort_values(["created_at", "opportunity_id"])
+    by_source = by_source.drop_duplicates("source_lead_id").set_index("source_lead_id")
+    opp_created = opps.set_index("opportunity_id")["created_at"]
+    opportunity_id = leads["converted_opportunity_id"].where(
+        leads["converted_opportunity_id"].notna(), by_source["opportunity_id"].reindex(idx))
+    converted_event = first_event("converted")
+    is_converted = (leads["converted_at"].notna() | leads["converted_opportunity_id"].notna()
+                    | leads["status"].eq("converted").fillna(False) | converted_event.notna()
+                    | idx.isin(by_source.index))
+    converted_at = leads["converted_at"].fillna(converted_event).fillna(opportunity_id.map(opp_created))
+    out["is_converted"] = is_converted.astype(bool)
+    out["converted_at"] = converted_at.where(out["is_converted"])
+    out["opportunity_id"] = opportunity_id
+
+    sql_event, mql_event = first_event("sql"), first_event("mql")
+    out["is_sql"] = sql_event.notna() | out["is_converted"]
+    out["sql_at"] = sql_event.fillna(out["converted_at"]).where(out["is_sql"])
+    out["is_mql"] = mql_event.notna() | out["is_sql"]
+    out["mql_at"] = mql_event.fillna(out["sql_at"]).where(out["is_mql"])
+
+    # -- first assignment and first response
+    own = raw.ownership_events
+    own = own[(own["entity_type"] == "lead") & own["entity_id"].isin(idx) & own["event_at"].notna()]
+    own = own.sort_values(["entity_id", "event_at", "row_number"])
+    # a `transferred` event moves a lead someone already owned: it never starts the clock
+    first_assign = own[own["event_type"].isin(["assigned", "claimed"])].groupby("entity_id")["event_at"].min()
+    first_assign = first_assign.reindex(idx)
+    out["first_assigned_at"] = first_assign
+
+    contacts = ev.loc[ev["event_type"] == "contacted", ["lead_id", "event_at"]].rename(columns={"event_at": "at"})
+    acts = raw.activities.loc[raw.activities["lead_id"].notna(), ["lead_id", "activity_at"]].rename(
+        columns={"activity_at": "at"})
+    responses = pd.concat([contacts, acts]).dropna()
+    responses = responses[responses["lead_id"].isin(idx)]
+    responses = responses.merge(first_assign.rename("assigned_at").dropna().rename_axis("lead_id").reset_index(),
+                                on="lead_id")
+    responses = responses[responses["at"] >= responses["assigned_at"]]
+    out["first_response_at"] = responses.groupby("lead_id")["at"].min().reindex(idx)
+    out["response_hours"] = (out["first_response_at"] - out["first_assigned_at"]).dt.total_seconds() / 3600.0
+
+    due = out["first_assigned_at"] + pd.Timedelta(days=sla_days)
+    answered = out["first_response_at"].notna()
+    status = np.select(
+        [out["first_assigned_at"].isna(),
+         answered & (out["first_response_at"] <= due),
+         answered,
+         raw.as_of > due],
+        [None, "met", "missed", "missed"], "pending")
+    out["sla_status"] = pd.Series(status, index=idx, dtype="object").where(out["first_assigned_at"].notna())
+
+    # -- releases, recovery, final status
+    releases = own[own["event_type"] == "released"]
+    out["release_count"] = releases.groupby("entity_id").size().reindex(idx).fillna(0).astype(int)
+    first_release = releases.groupby("entity_id")["event_at"].min().reindex(idx)
+    out["is_recovered"] = out["is_converted"] & (out["release_count"] > 0) & (
+        out["converted_at"].isna() | (first_release < out["converted_at"]))
+    dq_event = ev[ev["event_type"] == "disqualified"].groupby("lead_id")["event_at"].max().reindex(idx)
+    is_dq = dq_event.notna() | leads["status"].eq("disqualified").fillna(False)
+    out["final_status"] = np.where(out["is_converted"], "converted", np.where(is_dq, "disqualified", "open"))
+    out["disqualified_at"] = dq_event.where(out["final_status"] == "disqualified")
+    out["closed_at"] = out["converted_at"].where(out["is_converted"], out["disqualified_at"])
+    return out.reset_index()
+
+
+def conversion_by_channel(facts: pd.DataFrame) -> pd.DataFrame:
+    """Creation cohort month × channel: leads created, and those that became MQL, SQL, an opportunity."""
+    f = facts.assign(cohort_month=month_start(facts["created_at"]))
+    out = f.groupby(["cohort_month", "channel"], dropna=False).agg(
+        leads=("lead_id", "size"), mql=("is_mql", "sum"), sql=("is_sql", "sum"), converted=("is_converted", "sum"),
+    ).reset_index()
+    for c in ("mql", "sql", "converted"):
+        out[f"{c}_rate"] = ratio(out[c], out["leads"])
+    return out
