@@ -2,9 +2,11 @@
    independent implementation. #}
 
 {# 95% Wilson score interval of successes / trials; null when there are no trials. It stays inside
-   [0, 1] and is usable at 0 and at n successes, where the normal interval collapses. #}
+   [0, 1] and is usable at 0 and at n successes, where the normal interval collapses. The ends are exact there
+   (0 and 1): the closed formula lands a rounding error away, which would print as "0.0000%" / "100.00%". #}
 {% macro wilson_low(successes, trials, z=1.959963984540054) -%}
-    case when coalesce({{ trials }}, 0) > 0 then greatest(0.0,
+    case when coalesce({{ trials }}, 0) > 0 and ({{ successes }}) = 0 then 0.0
+         when coalesce({{ trials }}, 0) > 0 then greatest(0.0,
         (({{ successes }}) / ({{ trials }})::double + {{ z }}^2 / (2.0 * ({{ trials }}))
          - {{ z }} * sqrt(
              (({{ successes }}) / ({{ trials }})::double) * (1 - ({{ successes }}) / ({{ trials }})::double) / ({{ trials }})
@@ -13,7 +15,8 @@
 {%- endmacro %}
 
 {% macro wilson_high(successes, trials, z=1.959963984540054) -%}
-    case when coalesce({{ trials }}, 0) > 0 then least(1.0,
+    case when coalesce({{ trials }}, 0) > 0 and ({{ successes }}) = ({{ trials }}) then 1.0
+         when coalesce({{ trials }}, 0) > 0 then least(1.0,
         (({{ successes }}) / ({{ trials }})::double + {{ z }}^2 / (2.0 * ({{ trials }}))
          + {{ z }} * sqrt(
              (({{ successes }}) / ({{ trials }})::double) * (1 - ({{ successes }}) / ({{ trials }})::double) / ({{ trials }})

@@ -95,8 +95,8 @@ rates as (
     select
         *,
         {{ safe_ratio('advanced', 'decided') }} as conversion_rate,
-        {{ pipeline_wilson_low('advanced', 'decided') }} as ci_low,
-        {{ pipeline_wilson_high('advanced', 'decided') }} as ci_high
+        {{ wilson_low('advanced', 'decided') }} as ci_low,
+        {{ wilson_high('advanced', 'decided') }} as ci_high
     from counts
 
 ),
