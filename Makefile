@@ -6,10 +6,12 @@ STAMP    := $(VENV)/.installed
 SCALE    ?= 1
 SEED     ?= 42
 DATA     ?= data
+PORT     ?= 8501
 RAW      := $(DATA)/raw
 WAREHOUSE := $(DATA)/warehouse.duckdb
 
-.PHONY: demo test lint venv clean docs
+.PHONY: demo test lint venv clean docs chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -23,8 +25,15 @@ demo: $(STAMP)
 	$(BIN)/closedloop generate --scale $(SCALE) --seed $(SEED) --out $(RAW)
 	$(BIN)/closedloop build --raw $(RAW) --warehouse $(WAREHOUSE)
 	$(BIN)/closedloop summary --warehouse $(WAREHOUSE)
+	$(BIN)/closedloop serve --warehouse $(WAREHOUSE) --port $(PORT)
 
-test: $(STAMP)
+# The browser suite drives Debian's Chromium (playwright cannot download a browser here); install it when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium and CJK fonts for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -66,6 +66,13 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from closedloop.serve import serve
+
+    return serve(resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)"), port=args.port,
+                 address=args.address)
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from closedloop.build import generate_docs
 
@@ -110,6 +117,14 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("summary", help="print the headline numbers for the management meeting")
     m.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     m.set_defaults(func=_cmd_summary)
+
+    v = sub.add_parser("serve", help="serve the dashboards (read-only) on localhost",
+                       description="Run the Streamlit dashboards over a built warehouse. They open it read-only per "
+                                   "query, so builds can publish a new file while they run.")
+    v.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
+    v.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    v.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
+    v.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("docs", help="write the dbt docs site (models, columns, lineage) as one static HTML file")
     d.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")

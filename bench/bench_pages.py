@@ -1,0 +1,116 @@
+"""Server time of every dashboard page (a benchmark, not a test).
+
+Runs each page headless with Streamlit's AppTest against a warehouse and reports the script-run time:
+"cold" with the query cache emptied first (what the first viewer after a build waits for), "warm" with the cache
+filled (every later viewer, filter changes that were seen before). Target: ≤ 1 s per page at scale 10.
+
+    .venv/bin/python bench/bench_pages.py --warehouse data/warehouse.duckdb [--runs 3] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+
+
+def machine() -> str:
+    import duckdb
+    import streamlit
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    mem = ""
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){mem}; Python "
+            f"{platform.python_version()}, streamlit {streamlit.__version__}, duckdb {duckdb.__version__}")
+
+
+def scale_of(warehouse: Path) -> str:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        leads = con.execute("select count(*) from marts.fct_leads").fetchall()[0][0]
+        opps = con.execute("select count(*) from marts.fct_opportunities").fetchall()[0][0]
+    finally:
+        con.close()
+    return f"{leads:,} leads, {opps:,} opportunities (scale ≈ {leads / 10_000:g})"
+
+
+def run_page(view: str, params: dict, clear: bool) -> float:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "dashboards" / "app.py"), default_timeout=300)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()  # the frame, landing on the overview
+    if view != "overview":
+        at.switch_page(f"views/{view}.py")
+    if clear:
+        st.cache_data.clear()
+    started = time.perf_counter()
+    at.run()
+    took = time.perf_counter() - started
+    if at.exception:
+        raise RuntimeError(f"{view}: {at.exception[0].value}")
+    return took
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--warehouse", required=True, type=Path)
+    ap.add_argument("--runs", type=int, default=3, help="runs per page and mode (median reported)")
+    ap.add_argument("--pages", nargs="*", default=VIEWS)
+    ap.add_argument("--lang", default="zh", choices=["zh", "en"])
+    ap.add_argument("--grain", default=None, help="period type label as in the URL, e.g. 季度 or Quarter")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table for docs/benchmarks.md")
+    args = ap.parse_args(argv)
+
+    os.environ["CLOSEDLOOP_WAREHOUSE"] = str(args.warehouse.resolve())
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    params = {"lang": "English"} if args.lang == "en" else {}
+    if args.grain:
+        params["grain"] = args.grain
+
+    print(f"# {machine()}")
+    print(f"# warehouse {args.warehouse} — {scale_of(args.warehouse)}")
+    rows = []
+    for view in args.pages:
+        cold = [run_page(view, params, clear=True) for _ in range(args.runs)]
+        warm = [run_page(view, params, clear=False) for _ in range(args.runs)]
+        rows.append((view, statistics.median(cold), max(cold), statistics.median(warm)))
+        print(f"{view:<10} cold median {rows[-1][1]:6.3f} s (max {rows[-1][2]:.3f})   warm median {rows[-1][3]:6.3f} s",
+              flush=True)
+    if args.markdown:
+        print("\n| page | cold (median) | cold (max) | warm (median) |\n|---|---:|---:|---:|")
+        for view, c, m, w in rows:
+            print(f"| {view} | {c:.2f} s | {m:.2f} s | {w:.2f} s |")
+    worst = max(r[1] for r in rows)
+    print(f"# slowest cold page: {worst:.2f} s (target ≤ 1 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

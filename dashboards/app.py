@@ -1,0 +1,64 @@
+"""closedloop dashboards — entry point (`streamlit run dashboards/app.py`, or `closedloop serve`).
+
+Draws the frame every page shares — language and presentation switches, the global filters in the sidebar
+(bound to the URL), "data as of" — then runs the selected page from views/. The warehouse is read from
+CLOSEDLOOP_WAREHOUSE, read-only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboards import queries as q  # noqa: E402
+from dashboards import ui  # noqa: E402
+
+# (url path, title key, file, icon, section key)
+PAGES = [
+    ("overview", "page_overview", "views/overview.py", ":material/dashboard:", "section_meeting"),
+    ("lead-flow", "page_lead_flow", "views/lead_flow.py", ":material/filter_alt:", "section_meeting"),
+    ("stages", "page_stages", "views/stages.py", ":material/stacked_bar_chart:", "section_meeting"),
+    ("resources", "page_resources", "views/resources.py", ":material/groups:", "section_detail"),
+    ("lifecycle", "page_lifecycle", "views/lifecycle.py", ":material/autorenew:", "section_detail"),
+    ("campaigns", "page_campaigns", "views/campaigns.py", ":material/campaign:", "section_detail"),
+    ("reps", "page_reps", "views/reps.py", ":material/person:", "section_detail"),
+    ("service", "page_service", "views/service.py", ":material/support_agent:", "section_detail"),
+    ("data", "page_data", "views/data.py", ":material/database:", "section_about"),
+]
+
+st.set_page_config(page_title="closedloop", page_icon=":material/insights:", layout="wide",
+                   initial_sidebar_state="auto", menu_items={})
+ui.configure_logging()
+t, present, title_slot = ui.frame_controls()
+ui.presentation_css(present)
+
+here = Path(__file__).resolve().parent
+sections: dict[str, list] = {}
+for url, title, file, icon, section in PAGES:
+    sections.setdefault(t(section), []).append(
+        st.Page(here / file, title=t(title), icon=icon, url_path=url, default=(url == "overview")))
+nav = st.navigation(sections, position="top" if present else "sidebar")
+
+try:
+    c = ui.build_context(t, present)
+except q.NoWarehouse as exc:
+    path = str(exc)
+    title_slot.title(nav.title, anchor=False)
+    st.warning(t("no_warehouse", path=path) if path else t("no_warehouse_env"), icon=":material/warning:")
+    st.stop()
+except Exception as exc:  # noqa: BLE001 - one sentence on screen, the traceback in the log
+    ui.log.exception("could not load the dashboard frame")
+    title_slot.title(nav.title, anchor=False)
+    st.error(t("failed_page", reason=ui.reason(exc, t)), icon=":material/error:")
+    st.stop()
+
+ui.header(c, nav.title, title_slot)
+with ui.guard(nav.title):
+    nav.run()
+ui.page_exports(nav.title)

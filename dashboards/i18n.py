@@ -1,0 +1,493 @@
+"""Every label of the dashboards in Chinese and English, and number and date formats per language.
+
+`Tr(lang)` is bound to one language: `tr("new_leads")`, `tr("no_data", what=...)`, `tr.money(x)`,
+`tr.pct(x)`, `tr.period(window)`. A missing key shows the key itself (and a test fails on it), never an error.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+
+LANGS = ("zh", "en")
+LANG_NAMES = {"zh": "中文", "en": "English"}
+
+# key: (zh, en). Placeholders use str.format names.
+STRINGS: dict[str, tuple[str, str]] = {
+    # app frame
+    "app_title": ("closedloop 经营会议看板", "closedloop meeting dashboards"),
+    "data_as_of": ("数据截至 {when}", "Data as of {when}"),
+    "built_at": ("仓库发布于 {when}", "warehouse published {when}"),
+    "language": ("语言", "Language"),
+    "presentation": ("演示模式", "Presentation mode"),
+    "filters": ("筛选", "Filters"),
+    "grain": ("周期", "Period type"),
+    "period": ("期间", "Period"),
+    "compare_to": ("对比", "Compare to"),
+    "department": ("部门", "Department"),
+    "channel": ("渠道", "Channel"),
+    "grade": ("客户等级", "Customer grade"),
+    "all": ("全部", "All"),
+    "all_departments": ("全公司", "Whole company"),
+    "month": ("月", "Month"),
+    "quarter": ("季度", "Quarter"),
+    "half_year": ("半年", "Half year"),
+    "previous": ("上一期", "Previous period"),
+    "last_year": ("去年同期", "Same period last year"),
+    "running_period": ("{period} 尚未结束：统计到 {day}，对比期取相同天数。",
+                       "{period} is still running: figures to {day}, compared periods cut to the same days."),
+    "filters_na": ("本页不按以下筛选：{names}。", "This page ignores these filters: {names}."),
+    "filters_na_chart": ("此图不按以下筛选：{names}。", "Not filtered by: {names}."),
+    "no_data": ("{what}：所选范围内没有数据。", "No data for {what} in this selection."),
+    "no_warehouse": ("还没有数据仓库（{path}）：请先运行 `closedloop build`。",
+                     "No warehouse at {path} yet: run `closedloop build` first."),
+    "no_warehouse_env": ("没有指定数据仓库：请设置 CLOSEDLOOP_WAREHOUSE 或使用 `closedloop serve --warehouse`。",
+                         "No warehouse given: set CLOSEDLOOP_WAREHOUSE or use `closedloop serve --warehouse`."),
+    "failed": ("无法显示「{what}」：{reason}（详情已记录到日志）。",
+               "Could not show “{what}”: {reason} (details are in the log)."),
+    "failed_page": ("本页无法显示：{reason}（详情已记录到日志）。",
+                    "This page could not be shown: {reason} (details are in the log)."),
+    "reason_missing_table": ("数据仓库缺少所需的表或列", "the warehouse lacks a table or column it needs"),
+    "reason_locked": ("数据仓库正被占用，请稍后刷新", "the warehouse is busy; refresh in a moment"),
+    "reason_other": ("内部错误", "an internal error"),
+    "export": ("导出", "Export"),
+    "download_csv": ("CSV", "CSV"),
+    "download_png": ("PNG", "PNG"),
+    "download_xlsx": ("下载本页全部表格（Excel）", "Download every table on this page (Excel)"),
+    "rows": ("{n} 行", "{n} rows"),
+    "shown_first": ("显示前 {n} 行，导出包含全部 {total} 行。",
+                    "Showing the first {n} rows; exports hold all {total}."),
+    "vs": ("对比 {what}", "vs {what}"),
+    "n_eq": ("n={n}", "n={n}"),
+    "pp": ("{v} 个百分点", "{v} pp"),
+    "exit_presentation": ("退出演示", "Exit presentation"),
+    "counting_rule": ("计数口径", "Counting rule"),
+    "drill": ("明细", "Drill down"),
+    "drill_rows": ("下钻：{what}", "Rows behind: {what}"),
+    "pick_to_drill": ("在图中点选单元格，或在下方选择，查看背后的明细。",
+                      "Click a cell in the chart, or choose below, to see the rows behind it."),
+
+    "unknown_channel": ("无来源线索", "No source lead"),
+    "pick": ("请选择…", "Choose…"),
+    "no_owner": ("公海（无负责人）", "Pool (no owner)"),
+    "help_recovered": ("期间内首次被退回公海的线索中，之后转为商机的数量（括号内为占比）。",
+                       "Of the leads first released to the pool in the period, those converted afterwards "
+                       "(share in brackets)."),
+    "role_sales": ("销售", "sales"),
+    "role_sdr": ("SDR", "SDR"),
+    "role_presales": ("售前", "presales"),
+    "role_manager": ("经理", "manager"),
+    "role_cs": ("客户成功", "customer success"),
+    "role_marketing": ("市场", "marketing"),
+    "act_calls": ("电话", "Calls"),
+    "act_visits": ("拜访", "Visits"),
+    "act_meetings": ("会议", "Meetings"),
+    "act_demos": ("演示", "Demos"),
+    "status_open": ("进行中", "open"),
+    "status_won": ("赢单", "won"),
+    "status_lost": ("输单", "lost"),
+    "touches": ("触点", "Touches"),
+    "roi_maturity": ("近期月份的线索仍在转化中：随着商机关闭，ROI 会上升。",
+                     "Recent months' leads are still converting: their ROI rises as their deals close."),
+    "longer_view": ("最近一个完整季度（{period}）", "Last complete quarter ({period})"),
+
+    # pages
+    "page_overview": ("会议总览", "Overview"),
+    "page_lead_flow": ("线索流转", "Lead flow"),
+    "page_stages": ("阶段转化与部门", "Stage conversion & departments"),
+    "page_resources": ("客户资源", "Customer resources"),
+    "page_lifecycle": ("生命周期价值", "Lifecycle value"),
+    "page_campaigns": ("活动与投入产出", "Campaigns & ROI"),
+    "page_reps": ("销售个人", "Reps"),
+    "page_service": ("客户服务", "Service"),
+    "page_data": ("数据状态", "Data"),
+    "section_meeting": ("经营", "Meeting"),
+    "section_detail": ("专题", "Topics"),
+    "section_about": ("数据", "Data"),
+
+    # overview
+    "what_changed": ("与{cmp}相比，发生了什么变化", "What changed since {cmp}"),
+    "kpis": ("关键指标", "Key figures"),
+    "new_leads": ("新增线索", "New leads"),
+    "mqls": ("MQL", "MQLs"),
+    "opps_created": ("新建商机", "Opportunities created"),
+    "won_deals": ("赢单数", "Won deals"),
+    "won_revenue": ("赢单金额", "Won revenue"),
+    "win_rate": ("赢率", "Win rate"),
+    "open_pipeline": ("在途商机金额", "Open pipeline"),
+    "lead_to_opp": ("线索→商机转化率", "Lead → opportunity rate"),
+    "sla_compliance": ("首次响应达标率", "SLA compliance"),
+    "nrr12": ("NRR（第12月）", "NRR (month 12)"),
+    "help_new_leads": ("期间内创建的线索数（fct_leads.created_at）。",
+                       "Leads created in the period (fct_leads.created_at)."),
+    "help_mqls": ("期间内成为 MQL 的线索数（fct_leads.mql_at）。",
+                  "Leads that became MQL in the period (fct_leads.mql_at)."),
+    "help_opps_created": ("期间内创建的商机（fct_opportunities.created_at）。",
+                          "Opportunities created in the period (fct_opportunities.created_at)."),
+    "help_won_deals": ("期间内赢单关闭的商机数。", "Opportunities closed won in the period."),
+    "help_won_revenue": ("期间内赢单商机的金额合计。", "Amount of the opportunities closed won in the period."),
+    "help_win_rate": ("赢单 ÷（赢单 + 输单），按期间内关闭的商机。",
+                      "Won ÷ (won + lost) among opportunities closed in the period."),
+    "help_open_pipeline": ("期末仍未关闭的商机金额合计。",
+                           "Amount of the opportunities still open at the period's end."),
+    "help_lead_to_opp": ("期间开始前 6 个月内创建的线索中，至今已转为商机的比例（按创建批次；"
+                         "本期新线索还来不及转化，不计入）。",
+                         "Share of the leads created in the six months before the period that became an "
+                         "opportunity to date (creation cohort; the period's own leads are too young to count)."),
+    "help_sla_compliance": ("期间内首次分配的线索中，在 SLA 天数内首次响应的比例（达标 ÷（达标 + 超时））。",
+                            "Of the leads first assigned in the period: met ÷ (met + missed) within the SLA days."),
+    "help_nrr12": ("在本期间满 12 个月的首单批次：第 12 月 MRR ÷ 第 0 月 MRR（不受部门/渠道/等级筛选）。",
+                   "Cohorts whose month 12 falls in the period: MRR in month 12 ÷ MRR in month 0 "
+                   "(not filtered by department, channel or grade)."),
+    "sparkline_note": ("变化对比 {cmp}；下方小字为{other}。迷你图为最近 {n} 期（{grain}），最后一点为所选期间。",
+                       "Changes are against {cmp}; the small print compares with {other}. Sparklines show the "
+                       "last {n} periods ({grain}); the last point is the selected one."),
+    "delta_vs": ("对比 {period}", "vs {period}"),
+    "yoy_line": ("去年同期 {period}：{value}（{delta}）", "Same period last year {period}: {value} ({delta})"),
+    "prev_line": ("上一期 {period}：{value}（{delta}）", "Previous period {period}: {value} ({delta})"),
+    "no_comparison": ("无对比数据", "no comparison data"),
+    "moves_none": ("{period}没有显著变化：部门转化率与上一期、与公司其他部门相比，差异都在随机波动范围内。",
+                   "No significant moves in {period}: every department's rates are within noise of their "
+                   "previous period and of the rest of the company."),
+    "moves_too_few": ("{n} 项比较案例太少，无法判断（按月案例少时可改用季度）。",
+                      "{n} comparisons have too few cases to tell (monthly counts are small: try quarters)."),
+    "move_change": ("**{dept}** {metric}：从 {prev} {dir}至 {rate}，显著（n={n}，上一期 n={n_prev}）。",
+                    "**{dept}** {metric} {dir} from {prev} to {rate}, significant (n={n}; previous n={n_prev})."),
+    "move_rose": ("升", "rose"),
+    "move_fell": ("降", "fell"),
+    "move_diff_best": ("**{dept}** {metric}：{rate}，公司其他部门 {rest}，显著，为 {k} 个部门中最高（n={n}）。",
+                       "**{dept}** {metric} runs {rate} against {rest} for the rest of the company, significant, "
+                       "best of {k} (n={n})."),
+    "move_diff_worst": ("**{dept}** {metric}：{rate}，公司其他部门 {rest}，显著，为 {k} 个部门中最低（n={n}）。",
+                        "**{dept}** {metric} runs {rate} against {rest} for the rest of the company, significant, "
+                        "lowest of {k} (n={n})."),
+    "move_diff_high": ("**{dept}** {metric}：{rate}，高于公司其他部门的 {rest}，显著（n={n}）。",
+                       "**{dept}** {metric} runs {rate}, above {rest} for the rest of the company, significant "
+                       "(n={n})."),
+    "move_diff_low": ("**{dept}** {metric}：{rate}，低于公司其他部门的 {rest}，显著（n={n}）。",
+                      "**{dept}** {metric} runs {rate}, below {rest} for the rest of the company, significant "
+                      "(n={n})."),
+    "company": ("全公司", "Company"),
+    "kpi_moves": ("指标变化", "Figures"),
+    "kpi_move_line": ("{name}：{value}，{delta}（对比 {period}）。", "{name}: {value}, {delta} on {period}."),
+    "moves_basis": ("显著性：两比例 z 检验，95%；期望成功或失败数少于 5 时记为“案例太少”。"
+                    "来源：fct_department_comparison。",
+                    "Significance: two-proportion z-test at 95%; fewer than 5 expected successes or failures is "
+                    "“too few”. Source: fct_department_comparison."),
+
+    # significance
+    "significant": ("显著", "significant"),
+    "not_significant": ("不显著", "not significant"),
+    "too_few": ("案例太少", "too few"),
+
+    # stage page
+    "funnel_by_stage": ("各阶段转化漏斗", "Funnel by stage"),
+    "funnel_rule": ("计数口径：按进入阶段的月份归批（cohort）；转化率 = 推进 ÷（到达 − 在途），在途商机不计为失败；"
+                    "区间为 95% Wilson 区间；累计转化率 = 从第一阶段起各步转化率之积。",
+                    "Counting rule: cohorts by month of first entry into the stage; step rate = advanced ÷ "
+                    "(reached − open), open deals are never counted as failures; bars show the 95% Wilson interval; "
+                    "cumulative rate = product of the step rates from the first stage."),
+    "stage": ("阶段", "Stage"),
+    "step": ("步骤", "Step"),
+    "reached": ("到达", "Reached"),
+    "advanced": ("推进", "Advanced"),
+    "lost": ("输单", "Lost"),
+    "open": ("在途", "Open"),
+    "decided": ("已决", "Decided"),
+    "step_rate": ("步转化率", "Step rate"),
+    "cumulative_rate": ("累计转化率", "Cumulative rate"),
+    "ci_low": ("区间下限", "CI low"),
+    "ci_high": ("区间上限", "CI high"),
+    "rate": ("转化率", "Rate"),
+    "median_days": ("阶段停留天数中位数", "Median days in stage"),
+    "heatmap_title": ("部门 × 阶段转化率", "Department × stage conversion"),
+    "heatmap_note": ("格内为转化率；颜色为与公司其他部门的差异（蓝高红低），颜色越淡越不可靠："
+                     "● 显著，○ 不显著，· 案例太少。点选单元格查看明细。",
+                     "Each cell shows the rate; its colour is the difference from the rest of the company (blue "
+                     "above, red below), faded when unreliable: ● significant, ○ not significant, · too few cases. "
+                     "Click a cell for the rows behind it."),
+    "vs_rest": ("各部门与公司其他部门对比", "Each department against the rest of the company"),
+    "vs_previous": ("与上一期相比的变化", "Change from the previous period"),
+    "rest_rate": ("公司其他部门", "Rest of company"),
+    "company_rate": ("全公司", "Company"),
+    "difference": ("差异", "Difference"),
+    "significance": ("显著性", "Significance"),
+    "previous_rate": ("上一期", "Previous"),
+    "change": ("变化", "Change"),
+    "change_significance": ("变化显著性", "Change significance"),
+    "metric": ("指标", "Metric"),
+    "n": ("案例数", "Cases"),
+    "stage_filter_note": ("已按渠道/客户等级筛选：漏斗由 fct_opportunity_stages 按同一口径重新计算。",
+                          "Filtered by channel or grade: the funnel is recounted from fct_opportunity_stages with "
+                          "the same rule."),
+    "opportunity": ("商机", "Opportunity"),
+    "owner": ("负责人", "Owner"),
+    "entered_at": ("进入时间", "Entered"),
+    "exited_at": ("离开时间", "Exited"),
+    "days_in_stage": ("停留天数", "Days in stage"),
+    "outcome": ("结果", "Outcome"),
+    "amount": ("金额", "Amount"),
+    "inferred": ("跳过（推断）", "Skipped (inferred)"),
+    "advanced_o": ("已推进", "advanced"),
+    "lost_here": ("在此输单", "lost here"),
+    "open_here": ("停留在此", "open here"),
+    "account": ("客户", "Account"),
+    "status": ("状态", "Status"),
+
+    # lead flow
+    "lead_funnel": ("线索漏斗：渠道 → MQL → SQL → 商机 → 赢单", "Lead funnel: channel → MQL → SQL → opportunity → won"),
+    "lead_funnel_rule": ("计数口径：期间内创建的线索（按创建批次），统计其至今到达各环节的数量；步转化率 = "
+                         "本环节 ÷ 上一环节，累计 = 本环节 ÷ 线索数。",
+                         "Counting rule: leads created in the period (creation cohort), counted at each milestone "
+                         "reached to date; step rate = this step ÷ the step before, cumulative = this step ÷ leads."),
+    "leads": ("线索", "Leads"),
+    "mql": ("MQL", "MQL"),
+    "sql": ("SQL", "SQL"),
+    "opportunities": ("商机", "Opportunities"),
+    "won": ("赢单", "Won"),
+    "by_channel": ("按渠道", "By channel"),
+    "daily_flow": ("每日流转与积压", "Daily flow and open backlog"),
+    "open_backlog": ("未关闭线索（日末）", "Open backlog (day end)"),
+    "created": ("新建", "Created"),
+    "contacted": ("首次响应", "Contacted"),
+    "converted": ("转商机", "Converted"),
+    "disqualified": ("判定无效", "Disqualified"),
+    "released": ("退回公海", "Released"),
+    "claimed": ("公海领取", "Claimed"),
+    "response_time": ("首次响应时长分布", "Response time distribution"),
+    "response_hours": ("响应时长（小时）", "Response time (hours)"),
+    "sla_by_dept": ("各部门 SLA 达标率", "SLA compliance by department"),
+    "sla_met": ("达标", "Met"),
+    "sla_missed": ("超时", "Missed"),
+    "sla_pending": ("待定", "Pending"),
+    "pool": ("公海：退回与追回", "Public pool: releases and recoveries"),
+    "leads_released": ("被退回过的线索", "Leads released at least once"),
+    "leads_recovered": ("追回并转化", "Recovered and converted"),
+    "feedback": ("反馈原因与下一步动作", "Feedback reasons and next actions"),
+    "reason": ("原因", "Reason"),
+    "next_action": ("下一步动作", "Next action"),
+    "recontact_days": ("再联系（天后）", "Recontact after (days)"),
+    "share": ("占比", "Share"),
+    "count": ("数量", "Count"),
+    "day": ("日期", "Day"),
+    "week": ("周", "Week"),
+
+    # resources
+    "holdings_by_rep": ("人均保有量：个人与部门", "Holdings per rep against the department's"),
+    "holdings_by_dept": ("各部门保有量与人均", "Holdings and holdings per rep by department"),
+    "holdings_end": ("期末保有量", "Holdings at end"),
+    "holdings_per_rep": ("人均保有量", "Holdings per rep"),
+    "active_reps": ("在岗销售", "Active reps"),
+    "turnover_rate": ("周转率", "Turnover rate"),
+    "idle_holdings": ("闲置保有", "Idle holdings"),
+    "idle_share": ("闲置占比", "Idle share"),
+    "turnover_over_time": ("周转率与闲置", "Turnover and idle holdings over time"),
+    "pool_over_time": ("公海退回与领取", "Pool releases and claims over time"),
+    "rep": ("销售", "Rep"),
+    "dept_per_rep": ("部门人均", "Department per rep"),
+    "assigned": ("分配", "Assigned"),
+
+    # lifecycle
+    "ltv_by_grade": ("按客户等级的生命周期价值", "Lifetime value by grade"),
+    "ltv_by_channel": ("按来源渠道的生命周期价值", "Lifetime value by source channel"),
+    "journey": ("价值旅程构成", "Value-journey composition"),
+    "cohort_heatmap": ("首单批次留存（客户数）", "Cohort logo retention"),
+    "nrr_curve": ("净收入留存（NRR）曲线", "Net revenue retention by months since first order"),
+    "customers": ("客户数", "Customers"),
+    "avg_ltv": ("平均生命周期价值", "Average lifetime value"),
+    "total_ltv": ("生命周期价值合计", "Total lifetime value"),
+    "revenue_new": ("新购", "New"),
+    "revenue_renewal": ("续费", "Renewal"),
+    "revenue_upsell": ("增购", "Upsell"),
+    "revenue_cross_sell": ("交叉销售", "Cross-sell"),
+    "revenue_service": ("增值服务", "Service"),
+    "referral_revenue": ("转介绍", "Referral"),
+    "revenue": ("收入", "Revenue"),
+    "cohort": ("批次", "Cohort"),
+    "months_since": ("距首单月数", "Months since first order"),
+    "logo_retention": ("客户留存率", "Logo retention"),
+    "nrr": ("净收入留存", "NRR"),
+    "lifecycle_note": ("范围：首单日期在所选期间及以前的客户；生命周期价值截至数据日期。",
+                       "Scope: customers whose first order is on or before the period's end; value to the as-of date."),
+    "active_customers": ("活跃客户", "Active customers"),
+    "churned": ("流失", "Churned"),
+
+    # campaigns
+    "campaign_table": ("活动投入产出", "Campaign spend and return"),
+    "channel_table": ("渠道投入产出", "Channel spend and return"),
+    "campaign": ("活动", "Campaign"),
+    "spend": ("投入", "Spend"),
+    "cpl": ("单线索成本", "Cost per lead"),
+    "cpo": ("单商机成本", "Cost per opportunity"),
+    "cac": ("获客成本", "CAC"),
+    "roi": ("ROI", "ROI"),
+    "won_revenue_short": ("赢单金额", "Won revenue"),
+    "roi_rule": ("口径：按线索所属活动归因（默认归因）；线索、商机、赢单按线索创建月份计入；ROI =（赢单金额 − "
+                 "投入）÷ 投入。",
+                 "Rule: the lead's campaign gets the credit (default attribution); leads, opportunities and wins "
+                 "count in the lead's creation month; ROI = (won revenue − spend) ÷ spend."),
+    "spend_funnel": ("投入 → 线索 → 商机 → 赢单", "Spend → leads → opportunities → won"),
+
+    # reps
+    "rep_table": ("行为 · 结果 · 状态", "Behaviour · result · state"),
+    "activities": ("活动量", "Activities"),
+    "cycle_days": ("赢单周期（天）", "Cycle (days)"),
+    "pareto": ("二八分布：赢单金额集中度", "20/80: how concentrated won revenue is"),
+    "pareto_note": ("前 {k} 名销售（占 {share_reps}）贡献了 {share_rev} 的赢单金额。",
+                    "The top {k} reps ({share_reps} of reps) brought {share_rev} of won revenue."),
+    "rep_share": ("销售占比（按金额排序）", "Share of reps (ranked)"),
+    "revenue_share": ("累计赢单金额占比", "Cumulative share of won revenue"),
+    "rep_vs_best": ("个人与部门最佳对比", "One rep against the department's best"),
+    "choose_rep": ("选择销售", "Choose a rep"),
+    "dept_best": ("部门最佳", "Department best"),
+    "this_rep": ("本人", "This rep"),
+    "role": ("角色", "Role"),
+
+    # service
+    "tickets_over_time": ("工单与满意度趋势", "Tickets and CSAT over time"),
+    "tickets_opened": ("新建工单", "Tickets opened"),
+    "tickets_resolved": ("已解决工单", "Tickets resolved"),
+    "resolution_hours": ("平均解决时长（小时）", "Mean resolution (hours)"),
+    "csat": ("满意度（1–5）", "CSAT (1–5)"),
+    "by_grade": ("按客户等级", "By grade"),
+    "ratings": ("评分数", "Ratings"),
+
+    # data page
+    "freshness": ("数据新鲜度", "Freshness"),
+    "warehouse": ("数据仓库文件", "Warehouse file"),
+    "mart_rows": ("各数据集市行数", "Rows per mart"),
+    "mart": ("数据集市", "Mart"),
+    "row_count": ("行数", "Rows"),
+    "validation_later": ("数据校验结果将在此页汇总。", "Validation results will be joined here."),
+    "as_of_label": ("数据截至", "Data as of"),
+    "published_label": ("发布时间", "Published"),
+    "size_label": ("文件大小", "File size"),
+}
+
+
+def text(key: str, lang: str, **kw) -> str:
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    s = pair[0] if lang == "zh" else pair[1]
+    return s.format(**kw) if kw else s
+
+
+def _missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+class Tr:
+    """Strings and formats bound to one language."""
+
+    def __init__(self, lang: str = "zh"):
+        self.lang = lang if lang in LANGS else "zh"
+
+    def __call__(self, key: str, **kw) -> str:
+        return text(key, self.lang, **kw)
+
+    @property
+    def zh(self) -> bool:
+        return self.lang == "zh"
+
+    # numbers -----------------------------------------------------------------------------------------
+    def int(self, x) -> str:
+        if _missing(x):
+            return "–"
+        return f"{int(round(float(x))):,}"
+
+    def num(self, x, digits: int = 1) -> str:
+        if _missing(x):
+            return "–"
+        return f"{float(x):,.{digits}f}"
+
+    def pct(self, x, digits: int = 1) -> str:
+        if _missing(x):
+            return "–"
+        return f"{float(x) * 100:.{digits}f}%"
+
+    def money(self, x, short: bool = True) -> str:
+        """¥ amounts; short: 万/亿 in Chinese, K/M/B in English."""
+        if _missing(x):
+            return "–"
+        v = float(x)
+        sign = "-" if v < 0 else ""
+        a = abs(v)
+        if not short:
+            return f"{sign}¥{a:,.0f}"
+        if self.zh:
+            if a >= 1e8:
+                return f"{sign}¥{a / 1e8:,.2f}亿"
+            if a >= 1e7:
+                return f"{sign}¥{a / 1e4:,.0f}万"
+            if a >= 1e4:
+                return f"{sign}¥{a / 1e4:,.1f}万"
+            return f"{sign}¥{a:,.0f}"
+        for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+            if a >= div:
+                return f"{sign}¥{a / div:,.2f}{unit}" if div > 1e3 else f"{sign}¥{a / div:,.1f}{unit}"
+        return f"{sign}¥{a:,.0f}"
+
+    def signed_pct_change(self, cur, base) -> str | None:
+        """Relative change as +5.3%; None when it cannot be computed."""
+        if _missing(cur) or _missing(base) or float(base) == 0:
+            return None
+        return f"{(float(cur) / float(base) - 1) * 100:+.1f}%"
+
+    def pp(self, delta) -> str:
+        """A difference of two rates in percentage points."""
+        if _missing(delta):
+            return "–"
+        return self("pp", v=f"{float(delta) * 100:+.1f}")
+
+    # dates -------------------------------------------------------------------------------------------
+    def date(self, d) -> str:
+        if _missing(d):
+            return "–"
+        if isinstance(d, datetime):
+            d = d.date()
+        return f"{d.year}年{d.month}月{d.day}日" if self.zh else d.isoformat()
+
+    def datetime(self, d) -> str:
+        if _missing(d):
+            return "–"
+        if not isinstance(d, datetime):
+            return self.date(d)
+        return f"{self.date(d)} {d:%H:%M}"
+
+    def month(self, d: date) -> str:
+        return f"{d.year}年{d.month}月" if self.zh else f"{d:%b} {d.year}"
+
+    def period(self, grain: str, start: date) -> str:
+        if grain == "month":
+            return self.month(start)
+        if grain == "quarter":
+            q = (start.month - 1) // 3 + 1
+            return f"{start.year}年第{q}季度" if self.zh else f"{start.year} Q{q}"
+        if grain == "half_year":
+            h = 1 if start.month <= 6 else 2
+            return f"{start.year}年{'上' if h == 1 else '下'}半年" if self.zh else f"{start.year} H{h}"
+        return self.date(start)
+
+    def window(self, w) -> str:
+        """A period label; a running period says up to which day."""
+        label = self.period(w.grain, w.start)
+        if w.is_partial:
+            end = w.last_day
+            return f"{label}（至{end.month}月{end.day}日）" if self.zh else f"{label} (to {end:%b} {end.day})"
+        return label
+
+    def time_axis(self, unit: str) -> str:
+        """d3 time format for chart axes: 'day' or 'month'."""
+        if unit == "day":
+            return "%-m月%-d日" if self.zh else "%b %-d"
+        return "%Y年%-m月" if self.zh else "%b %Y"
+
+    def join(self, items) -> str:
+        return ("、" if self.zh else ", ").join(items)

@@ -1,0 +1,825 @@
+"""Every SQL statement of the dashboards, over the public marts only.
+
+Rules:
+- Read-only: each query opens the warehouse with `read_only=True` and closes it at once, so the app never holds
+  the file while `closedloop build` publishes a new one (the build writes a side file and `os.replace`s it).
+- Parameterised: values are always bound (`$name`); the SQL text is made of constants of this module only.
+- Cached: results are cached with `st.cache_data`, keyed by the warehouse file's identity (path, inode, size,
+  mtime), so a new build is picked up on the next rerun and an old result is never served for it.
+- Aggregated in DuckDB: pages receive small frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from dashboards.periods import Window
+
+log = logging.getLogger("closedloop.dashboards")
+
+ENV_WAREHOUSE = "CLOSEDLOOP_WAREHOUSE"
+SLOW_QUERY_SECONDS = 0.5
+Z95 = 1.959963984540054
+
+
+class NoWarehouse(Exception):
+    """No warehouse file configured or present."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """Identity of one published warehouse file."""
+
+    path: str
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @property
+    def key(self) -> tuple:
+        return (self.path, self.inode, self.size, self.mtime_ns)
+
+    @property
+    def published_at(self) -> float:
+        return self.mtime_ns / 1e9
+
+
+def warehouse_path() -> Path | None:
+    value = os.environ.get(ENV_WAREHOUSE)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def current_build() -> Build:
+    path = warehouse_path()
+    if path is None:
+        raise NoWarehouse("")
+    try:
+        st_ = path.stat()
+    except FileNotFoundError as exc:
+        raise NoWarehouse(str(path)) from exc
+    return Build(str(path), st_.st_ino, st_.st_size, st_.st_mtime_ns)
+
+
+@st.cache_data(ttl=6 * 3600, max_entries=1024, show_spinner=False)
+def _fetch(build_key: tuple, sql: str, params: tuple) -> pd.DataFrame:
+    started = time.perf_counter()
+    con = duckdb.connect(build_key[0], read_only=True)
+    try:
+        bound = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params}
+        df = con.execute(sql, bound).df()
+    finally:
+        con.close()
+    took = time.perf_counter() - started
+    if took > SLOW_QUERY_SECONDS:
+        log.warning("slow query (%.2f s): %s", took, " ".join(sql.split())[:200])
+    return df
+
+
+def fetch(sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run one read-only query against the current build (cached per build)."""
+    build = current_build()
+    items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in (params or {}).items()))
+    return _fetch(build.key, sql, items)
+
+
+class P:
+    """Collects bound parameters while a statement is composed: `p("start", d)` returns `$start`."""
+
+    def __init__(self):
+        self.values: dict = {}
+
+    def __call__(self, name: str, value) -> str:
+        self.values[name] = list(value) if isinstance(value, tuple) else value
+        return f"${name}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The global filters as the queries need them. None means not filtered."""
+
+    departments: tuple[str, ...] | None = None   # expanded to descendants
+    channels: tuple[str, ...] | None = None
+    grades: tuple[str, ...] | None = None
+
+
+def _in(p: P, col: str, name: str, values) -> str:
+    return f" and list_contains({p(name, tuple(values))}, {col})" if values else ""
+
+
+def _wilson(k: str, n: str, side: str) -> str:
+    """95% Wilson bound of k/n — the same formula as macros/stats.sql."""
+    sign = "-" if side == "low" else "+"
+    clamp = "greatest(0.0, " if side == "low" else "least(1.0, "
+    return (f"case when coalesce({n}, 0) > 0 then {clamp}"
+            f"(({k})::double / ({n}) + {Z95}^2 / (2.0 * ({n})) {sign} {Z95} * sqrt("
+            f"(({k})::double / ({n})) * (1 - ({k})::double / ({n})) / ({n}) + {Z95}^2 / (4.0 * ({n})^2)))"
+            f" / (1 + {Z95}^2 / ({n})::double)) end")
+
+
+def _ratio(a: str, b: str) -> str:
+    return f"case when coalesce({b}, 0) <> 0 then ({a})::double / ({b}) end"
+
+
+def _bucket(col: str, grain: str) -> str:
+    if grain == "month":
+        return f"date_trunc('month', {col})::date"
+    if grain == "quarter":
+        return f"date_trunc('quarter', {col})::date"
+    if grain == "half_year":
+        return f"make_date(year({col})::int, case when month({col}) <= 6 then 1 else 7 end, 1)"
+    if grain == "week":
+        return f"date_trunc('week', {col})::date"
+    if grain == "day":
+        return f"({col})::date"
+    raise ValueError(grain)
+
+
+def _windows(p: P, windows: list[tuple[date, date]]) -> str:
+    """A relation w(i, s, e) of the given half-open day windows."""
+    return (f"(select unnest({p('w_i', list(range(len(windows))))}) as i, "
+            f"unnest({p('w_s', [w[0] for w in windows])}::date[]) as s, "
+            f"unnest({p('w_e', [w[1] for w in windows])}::date[]) as e)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Frame: as-of, dimensions, option lists
+# ---------------------------------------------------------------------------------------------------------------
+
+def as_of() -> dict:
+    df = fetch("select as_of_at, as_of_date, as_of_month from intermediate.int_as_of")
+    row = df.iloc[0]
+    return {"as_of_at": row["as_of_at"].to_pydatetime(), "as_of_date": row["as_of_date"].date()
+            if hasattr(row["as_of_date"], "date") else row["as_of_date"],
+            "as_of_month": pd.Timestamp(row["as_of_month"]).date()}
+
+
+def date_range() -> tuple[date, date]:
+    df = fetch("select min(date_day) as lo, max(date_day) as hi from marts.dim_date")
+    return pd.Timestamp(df.lo[0]).date(), pd.Timestamp(df.hi[0]).date()
+
+
+def departments() -> pd.DataFrame:
+    return fetch("""
+        select department_id, department_name, parent_department_id, level, path, top_department_id
+        from marts.dim_department order by path, department_id""")
+
+
+def channels() -> pd.DataFrame:
+    return fetch("""select channel, channel_group, label_en, label_zh from marts.dim_channel
+                     order by is_seeded desc, channel""")
+
+
+def grades() -> list[str]:
+    df = fetch("select distinct grade from marts.dim_account where grade is not null order by grade")
+    return df.grade.tolist()
+
+
+def stages() -> pd.DataFrame:
+    return fetch("""
+        select stage_name, stage_order, label_en, next_stage_name, funnel_position
+        from marts.dim_stage where is_funnel_stage order by stage_order""")
+
+
+def users() -> pd.DataFrame:
+    return fetch("select user_id, user_name, role, department_id, is_active from marts.dim_user order by user_id")
+
+
+def mart_rows() -> pd.DataFrame:
+    names = fetch("""select table_name from information_schema.tables
+                     where table_schema = 'marts' order by table_name""").table_name.tolist()
+    if not names:
+        return pd.DataFrame({"mart": [], "rows": []})
+    sql = " union all ".join(f"select '{n}' as mart, count(*) as rows from marts.\"{n}\"" for n in names
+                             if n.replace("_", "").isalnum())
+    return fetch(sql + " order by mart")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# KPI tiles (Overview): one formula per KPI, evaluated over any list of windows
+# ---------------------------------------------------------------------------------------------------------------
+
+KPI_KEYS = ("new_leads", "mqls", "opps_created", "won_deals", "won_revenue", "win_rate", "open_pipeline",
+            "lead_to_opp", "sla_compliance", "nrr12")
+
+
+def kpis(scope: Scope, windows: list[tuple[date, date]]) -> pd.DataFrame:
+    """One row per window (index i): every KPI tile's value. Leads: department and channel filters;
+    opportunities: department, channel and grade; NRR is company-wide (cohort mart).
+
+    Lead → opportunity rate is taken over the leads created in the six months before the window starts
+    (converted to date), as `closedloop summary` does: the window's own leads are too young to have converted,
+    so their rate would always look like a fall."""
+    p = P()
+    w = _windows(p, windows)
+    leads = fetch(f"""
+        with w as {w},
+        l as (select created_at, mql_at, is_converted, first_assigned_at, is_sla_calc, is_sla_met
+              from marts.fct_leads where true
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)})
+        select w.i,
+            count(*) filter (where l.created_at >= w.s and l.created_at < w.e) as new_leads,
+            count(*) filter (where l.mql_at >= w.s and l.mql_at < w.e) as mqls,
+            count(*) filter (where l.created_at >= w.s - interval 6 month and l.created_at < w.s) as cohort_leads,
+            count(*) filter (where l.created_at >= w.s - interval 6 month and l.created_at < w.s and l.is_converted)
+                as cohort_converted,
+            count(*) filter (where l.first_assigned_at >= w.s and l.first_assigned_at < w.e and l.is_sla_calc)
+                as sla_calc,
+            count(*) filter (where l.first_assigned_at >= w.s and l.first_assigned_at < w.e and l.is_sla_met)
+                as sla_met
+        from w left join l on true
+        group by w.i order by w.i""", p.values)
+    p = P()
+    w = _windows(p, windows)
+    opps = fetch(f"""
+        with w as {w},
+        o as (select o.created_at, o.closed_at, o.is_closed, o.is_won, o.amount
+              from marts.fct_opportunities o left join marts.dim_account a using (account_id) where true
+              {_in(p, 'o.department_id', 'd', scope.departments)}{_in(p, 'o.channel', 'c', scope.channels)}
+              {_in(p, 'a.grade', 'g', scope.grades)})
+        select w.i,
+            count(*) filter (where o.created_at >= w.s and o.created_at < w.e) as opps_created,
+            count(*) filter (where o.is_won and o.closed_at >= w.s and o.closed_at < w.e) as won_deals,
+            coalesce(sum(o.amount) filter (where o.is_won and o.closed_at >= w.s and o.closed_at < w.e), 0)::double
+                as won_revenue,
+            count(*) filter (where o.is_closed and o.closed_at >= w.s and o.closed_at < w.e) as closed_deals,
+            coalesce(sum(o.amount) filter (where o.created_at < w.e and (o.closed_at is null or o.closed_at >= w.e)),
+                     0)::double as open_pipeline,
+            count(*) filter (where o.created_at < w.e and (o.closed_at is null or o.closed_at >= w.e)) as open_deals
+        from w left join o on true
+        group by w.i order by w.i""", p.values)
+    p = P()
+    w = _windows(p, windows)
+    nrr = fetch(f"""
+        with w as {w}
+        select w.i,
+            sum(r.mrr) filter (where r.months_since = 12 and r.month >= w.s and r.month < w.e) as mrr12,
+            sum(r.mrr_month0) filter (where r.months_since = 12 and r.month >= w.s and r.month < w.e) as mrr0
+        from w left join marts.fct_cohort_retention r on true
+        group by w.i order by w.i""", p.values)
+    df = leads.merge(opps, on="i").merge(nrr, on="i")
+    df["win_rate"] = df.won_deals / df.closed_deals.where(df.closed_deals > 0)
+    df["lead_to_opp"] = df.cohort_converted / df.cohort_leads.where(df.cohort_leads > 0)
+    df["sla_compliance"] = df.sla_met / df.sla_calc.where(df.sla_calc > 0)
+    df["nrr12"] = df.mrr12 / df.mrr0.where(df.mrr0 > 0)
+    return df
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Department comparison (Overview "what changed", Stage page heat map and flags)
+# ---------------------------------------------------------------------------------------------------------------
+
+def comparison(grain: str, start: date) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select c.department_id, coalesce(d.department_name, c.department_id) as department_name,
+               c.is_all_departments, c.metric, c.stage_name, c.stage_order, c.next_stage_name,
+               c.metric_label, c.metric_label_en, c.numerator, c.denominator, c.rate, c.ci_low, c.ci_high,
+               c.rest_rate, c.company_rate, c.difference, c.difference_vs_rest, c.significance,
+               c.previous_period_start, c.previous_numerator, c.previous_denominator, c.previous_rate,
+               c.change, c.change_significance, c.is_complete_period
+        from marts.fct_department_comparison c
+        left join marts.dim_department d using (department_id)
+        where c.period_grain = {p('g', grain)} and c.period_start = {p('s', start)}
+        order by c.is_all_departments desc, d.path, coalesce(c.stage_order, 99)""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stage conversion
+# ---------------------------------------------------------------------------------------------------------------
+
+def _cumulative(rates: list) -> list:
+    """SPEC cumulative rate: product of step rates so far; null once a step so far is unknown."""
+    out, acc = [], 1.0
+    for r in rates:
+        acc = None if acc is None or r is None or pd.isna(r) else acc * float(r)
+        out.append(acc)
+    return out
+
+
+def funnel(w: Window, scope: Scope) -> pd.DataFrame:
+    """Stage funnel of the cohorts (month of first entry into each stage) in the window.
+
+    Without channel or grade filters the counts are sums of fct_stage_conversion rows (all-departments rows, or
+    the selected departments' rows); with them, the same rule recounted from fct_opportunity_stages. Rates and
+    Wilson intervals are recomputed from the summed counts (they equal the mart's for one month and one row
+    set); median days come from fct_opportunity_stages (medians do not add up)."""
+    p = P()
+    months = f"cohort_month >= {p('s', w.start)} and cohort_month < {p('e', w.end)}"
+    if scope.channels or scope.grades:
+        counts = f"""
+            select s.stage_name, count(*) as reached,
+                   count(*) filter (where s.outcome = 'advanced') as advanced,
+                   count(*) filter (where s.outcome = 'lost_here') as lost,
+                   count(*) filter (where s.outcome = 'open_here') as open
+            from marts.fct_opportunity_stages s
+            join marts.fct_opportunities o using (opportunity_id)
+            left join marts.dim_account a on a.account_id = o.account_id
+            where s.{months}{_in(p, 's.department_id', 'd', scope.departments)}
+                  {_in(p, 'o.channel', 'c', scope.channels)}{_in(p, 'a.grade', 'g', scope.grades)}
+            group by s.stage_name"""
+        median_filter = (f"{_in(p, 'o.channel', 'c', scope.channels)}{_in(p, 'a.grade', 'g', scope.grades)}")
+        median_join = ("join marts.fct_opportunities o using (opportunity_id) "
+                       "left join marts.dim_account a on a.account_id = o.account_id")
+    else:
+        rows = (_in(p, "department_id", "d", scope.departments) if scope.departments else " and is_all_departments")
+        counts = f"""
+            select stage_name, sum(reached)::bigint as reached, sum(advanced)::bigint as advanced,
+            sum(lost)::bigint as lost,
+                   sum(open)::bigint as open
+            from marts.fct_stage_conversion where {months}{rows}
+            group by stage_name"""
+        median_filter, median_join = "", ""
+    df = fetch(f"""
+        with c as ({counts}),
+        m as (select s.stage_name, median(s.days_in_stage) as median_days_in_stage, count(*) as timed_exits
+              from marts.fct_opportunity_stages s {median_join}
+              where s.{months} and s.exited_at is not null and not s.is_inferred
+                    {_in(p, 's.department_id', 'd', scope.departments)}{median_filter}
+              group by s.stage_name)
+        select st.stage_name, st.stage_order, st.label_en, st.next_stage_name,
+               coalesce(c.reached, 0)::bigint as reached, coalesce(c.advanced, 0)::bigint as advanced,
+               coalesce(c.lost, 0)::bigint as lost, coalesce(c.open, 0)::bigint as open,
+               (coalesce(c.reached, 0) - coalesce(c.open, 0))::bigint as decided,
+               {_ratio('c.advanced', 'c.reached - c.open')} as conversion_rate,
+               {_wilson('c.advanced', 'c.reached - c.open', 'low')} as ci_low,
+               {_wilson('c.advanced', 'c.reached - c.open', 'high')} as ci_high,
+               m.median_days_in_stage, coalesce(m.timed_exits, 0) as timed_exits
+        from marts.dim_stage st
+        left join c using (stage_name) left join m using (stage_name)
+        where st.is_funnel_stage order by st.stage_order""", p.values)
+    if df.reached.sum() == 0:
+        return df.iloc[0:0]
+    df["cumulative_rate"] = _cumulative(df.conversion_rate.tolist())
+    return df
+
+
+def median_days_by_department(w: Window, scope: Scope) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select s.department_id, coalesce(d.department_name, s.department_id) as department_name,
+               s.stage_name, s.stage_order, median(s.days_in_stage) as median_days_in_stage,
+               count(*) as timed_exits
+        from marts.fct_opportunity_stages s
+        join marts.dim_department d using (department_id)
+        where s.cohort_month >= {p('s', w.start)} and s.cohort_month < {p('e', w.end)}
+              and s.exited_at is not null and not s.is_inferred
+              {_in(p, 's.department_id', 'd', scope.departments)}
+        group by all order by department_name, s.stage_order""", p.values)
+
+
+def opportunities_closed(w: Window, scope: Scope, department_id: str | None, limit: int = 5000,
+                         owner_user_id: str | None = None) -> pd.DataFrame:
+    """The opportunities behind a win rate: closed (won or lost) in the window."""
+    p = P()
+    dept = f" and o.department_id = {p('dd', department_id)}" if department_id else \
+        _in(p, "o.department_id", "d", scope.departments)
+    if owner_user_id:
+        dept += f" and o.owner_user_id = {p('u', owner_user_id)}"
+    return fetch(f"""
+        select o.opportunity_id, o.opportunity_name, a.account_name, coalesce(d.department_name, o.department_id)
+                   as department_name, u.user_name as owner_name, o.created_at, o.closed_at, o.status,
+               o.furthest_stage_name, o.amount::double as amount, round(o.cycle_days, 1) as cycle_days, o.channel,
+               a.grade, o.loss_reason
+        from marts.fct_opportunities o
+        left join marts.dim_account a on a.account_id = o.account_id
+        left join marts.dim_department d on d.department_id = o.department_id
+        left join marts.dim_user u on u.user_id = o.owner_user_id
+        where o.is_closed and o.closed_at >= {p('s', w.start)} and o.closed_at < {p('e', w.end)}{dept}
+              {_in(p, 'o.channel', 'c', scope.channels)}{_in(p, 'a.grade', 'g', scope.grades)}
+        order by o.closed_at desc, o.opportunity_id
+        limit {int(limit)}""", p.values)
+
+
+def stage_drill(w: Window, scope: Scope, stage_name: str | None, department_id: str | None,
+                limit: int = 5000) -> pd.DataFrame:
+    """The opportunities behind a funnel step or heat-map cell: stage rows of the cohorts in the window."""
+    p = P()
+    dept = f" and s.department_id = {p('dd', department_id)}" if department_id else \
+        _in(p, "s.department_id", "d", scope.departments)
+    stage = f" and s.stage_name = {p('st', stage_name)}" if stage_name else ""
+    return fetch(f"""
+        select s.opportunity_id, o.opportunity_name, a.account_name, s.stage_name,
+               coalesce(d.department_name, s.department_id) as department_name, u.user_name as owner_name,
+               s.entered_at, s.exited_at, round(s.days_in_stage, 1) as days_in_stage, s.outcome, s.is_inferred,
+               s.next_stage_name, o.status, o.amount::double as amount, o.channel, a.grade
+        from marts.fct_opportunity_stages s
+        join marts.fct_opportunities o using (opportunity_id)
+        left join marts.dim_account a on a.account_id = o.account_id
+        left join marts.dim_department d on d.department_id = s.department_id
+        left join marts.dim_user u on u.user_id = s.owner_user_id
+        where s.cohort_month >= {p('s', w.start)} and s.cohort_month < {p('e', w.end)}{stage}{dept}
+              {_in(p, 'o.channel', 'c', scope.channels)}{_in(p, 'a.grade', 'g', scope.grades)}
+        order by s.entered_at desc, s.opportunity_id
+        limit {int(limit)}""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lead flow
+# ---------------------------------------------------------------------------------------------------------------
+
+LEAD_DATES = ("created_at", "mql_at", "sql_at", "converted_at", "first_assigned_at", "first_released_at",
+              "disqualified_at")
+LEAD_FLAGS = ("is_mql", "is_sql", "is_converted", "is_won", "is_sla_calc", "is_sla_met", "is_recovered")
+
+
+def leads_drill(w: Window, scope: Scope, date_col: str = "created_at", flag: str | None = None,
+                channel: str | None = None, limit: int = 5000) -> pd.DataFrame:
+    """The leads behind a lead total: `date_col` in the window, optionally with `flag` set and one channel."""
+    if date_col not in LEAD_DATES or (flag and flag not in LEAD_FLAGS):
+        raise ValueError(f"unknown lead drill {date_col}/{flag}")
+    p = P()
+    cond = ""
+    if flag == "is_won":
+        cond = " and coalesce(o.is_won, false)"
+    elif flag:
+        cond = f" and l.{flag}"
+    if channel:
+        cond += f" and l.channel = {p('ch', channel)}"
+    return fetch(f"""
+        select l.lead_id, l.created_at, l.channel, cp.campaign_name, coalesce(d.department_name, l.department_id)
+                   as department_name, u.user_name as owner_name, l.first_assigned_at, l.first_response_at,
+               round(l.response_hours, 1) as response_hours, l.sla_status, l.is_mql, l.is_sql, l.is_converted,
+               l.opportunity_id, o.status as opportunity_status, l.release_count, l.is_recovered, l.final_status,
+               l.disqualify_reason
+        from marts.fct_leads l
+        left join marts.fct_opportunities o on o.opportunity_id = l.opportunity_id
+        left join marts.dim_campaign cp on cp.campaign_id = l.campaign_id
+        left join marts.dim_department d on d.department_id = l.department_id
+        left join marts.dim_user u on u.user_id = l.owner_user_id
+        where l.{date_col} >= {p('s', w.start)} and l.{date_col} < {p('e', w.end)}{cond}
+              {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
+        order by l.{date_col} desc, l.lead_id
+        limit {int(limit)}""", p.values)
+
+
+OPPORTUNITY_DRILLS = ("created", "won", "closed", "open")
+
+
+def opportunities_drill(w: Window, scope: Scope, kind: str, limit: int = 5000) -> pd.DataFrame:
+    """The opportunities behind an opportunity total: created in the window, won or closed in it, or open at
+    its end — the same conditions as the KPI tiles."""
+    cond = {
+        "created": "o.created_at >= $s and o.created_at < $e",
+        "won": "o.is_won and o.closed_at >= $s and o.closed_at < $e",
+        "closed": "o.is_closed and o.closed_at >= $s and o.closed_at < $e",
+        "open": "o.created_at < $e and (o.closed_at is null or o.closed_at >= $e)",
+    }[kind]
+    p = P()
+    if "$s" in cond:  # DuckDB rejects parameters a statement does not use
+        p("s", w.start)
+    p("e", w.end)
+    return fetch(f"""
+        select o.opportunity_id, o.opportunity_name, a.account_name, a.grade,
+               coalesce(d.department_name, o.department_id) as department_name, u.user_name as owner_name,
+               o.opportunity_type, o.amount::double as amount, o.created_at, o.closed_at, o.status,
+               o.furthest_stage_name, round(o.cycle_days, 1) as cycle_days, o.channel
+        from marts.fct_opportunities o
+        left join marts.dim_account a on a.account_id = o.account_id
+        left join marts.dim_department d on d.department_id = o.department_id
+        left join marts.dim_user u on u.user_id = o.owner_user_id
+        where {cond}{_in(p, 'o.department_id', 'd', scope.departments)}{_in(p, 'o.channel', 'c', scope.channels)}
+              {_in(p, 'a.grade', 'g', scope.grades)}
+        order by coalesce(o.closed_at, o.created_at) desc, o.opportunity_id
+        limit {int(limit)}""", p.values)
+
+
+def lead_funnel(w: Window, scope: Scope) -> pd.DataFrame:
+    """Leads created in the window (creation cohort) by channel, with the milestones they reached to date.
+    The row with channel null is the total."""
+    p = P()
+    return fetch(f"""
+        select l.channel, count(*) as leads, count(*) filter (where l.is_mql) as mql,
+               count(*) filter (where l.is_sql) as sql, count(*) filter (where l.is_converted) as opportunities,
+               count(*) filter (where o.is_won) as won, grouping(l.channel) = 1 as is_total
+        from marts.fct_leads l
+        left join marts.fct_opportunities o on o.opportunity_id = l.opportunity_id
+        where l.created_at >= {p('s', w.start)} and l.created_at < {p('e', w.end)}
+              {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
+        group by grouping sets ((), (l.channel))
+        order by is_total desc, leads desc""", p.values)
+
+
+def lead_flow(w: Window, scope: Scope, bucket: str = "day") -> pd.DataFrame:
+    """Daily (or weekly) flow from fct_lead_flow_daily: company rows, or the selected departments' rows."""
+    p = P()
+    rows = _in(p, "department_id", "d", scope.departments) if scope.departments else " and department_id is null"
+    b = _bucket("flow_date", bucket)
+    backlog = ("sum(open_backlog) filter (where flow_date = last_day)" if bucket != "day"
+               else "sum(open_backlog)")
+    return fetch(f"""
+        with f as (
+            select *, max(flow_date) over (partition by {b}) as last_day
+            from marts.fct_lead_flow_daily
+            where flow_date >= {p('s', w.start)} and flow_date < {p('e', w.end)}{rows}
+                  {_in(p, 'channel', 'c', scope.channels)})
+        select {b} as bucket, sum(created)::bigint as created, sum(contacted)::bigint as contacted,
+        sum(mql)::bigint as mql,
+               sum(sql)::bigint as sql, sum(converted)::bigint as converted, sum(disqualified)::bigint as disqualified,
+               sum(released)::bigint as released, sum(claimed)::bigint as claimed, ({backlog})::bigint as open_backlog
+        from f group by 1 order by 1""", p.values)
+
+
+RESPONSE_BINS = (0, 1, 4, 8, 24, 48, 72, 120, 168, 336)
+
+
+def response_distribution(w: Window, scope: Scope) -> pd.DataFrame:
+    """Leads first assigned in the window by response-time band (hours), with their SLA status."""
+    p = P()
+    band = "case " + " ".join(f"when response_hours < {hi} then {i}" for i, hi in enumerate(RESPONSE_BINS[1:])) + \
+        f" else {len(RESPONSE_BINS) - 1} end"
+    return fetch(f"""
+        with l as (
+            select response_hours, sla_status from marts.fct_leads
+            where first_assigned_at >= {p('s', w.start)} and first_assigned_at < {p('e', w.end)}
+                  and response_hours is not null
+                  {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)})
+        select {band} as band, sla_status, count(*) as leads
+        from l group by all order by 1, 2""", p.values)
+
+
+def sla_by_department(w: Window, scope: Scope) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select l.department_id, coalesce(d.department_name, '—') as department_name,
+               count(*) filter (where sla_status = 'met') as met,
+               count(*) filter (where sla_status = 'missed') as missed,
+               count(*) filter (where sla_status = 'pending') as pending,
+               {_ratio("count(*) filter (where is_sla_met)", "count(*) filter (where is_sla_calc)")} as compliance,
+               median(response_hours) as median_response_hours
+        from marts.fct_leads l left join marts.dim_department d using (department_id)
+        where first_assigned_at >= {p('s', w.start)} and first_assigned_at < {p('e', w.end)}
+              {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
+        group by all order by compliance desc nulls last""", p.values)
+
+
+def pool_summary(w: Window, scope: Scope) -> pd.DataFrame:
+    """Leads first released to the pool in the window, and how many of them were recovered (converted after)."""
+    p = P()
+    return fetch(f"""
+        select count(*) as released_leads, count(*) filter (where is_recovered) as recovered,
+               count(*) filter (where final_status = 'open') as still_open,
+               count(*) filter (where final_status = 'disqualified') as disqualified
+        from marts.fct_leads
+        where first_released_at >= {p('s', w.start)} and first_released_at < {p('e', w.end)}
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}""",
+                 p.values)
+
+
+def feedback_reasons(w: Window, scope: Scope) -> pd.DataFrame:
+    """Leads disqualified in the window by feedback reason, with the seed's next action."""
+    p = P()
+    has_seed = not fetch("""select 1 from information_schema.tables
+                            where table_schema = 'config' and table_name = 'lead_feedback_reasons'""").empty
+    seed = ("left join config.lead_feedback_reasons r on r.reason = l.disqualify_reason" if has_seed else "")
+    cols = ("any_value(r.label_en) as label_en, any_value(r.category) as category, "
+            "any_value(r.next_action) as next_action, any_value(r.recontact_after_days) as recontact_after_days"
+            if has_seed else "null as label_en, null as category, null as next_action, null as recontact_after_days")
+    return fetch(f"""
+        select l.disqualify_reason as reason, {cols}, count(*) as leads
+        from marts.fct_leads l {seed}
+        where l.disqualified_at >= {p('s', w.start)} and l.disqualified_at < {p('e', w.end)}
+              and l.disqualify_reason is not null
+              {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
+        group by l.disqualify_reason order by leads desc""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Customer resources (fct_resource_turnover)
+# ---------------------------------------------------------------------------------------------------------------
+
+def resources_by_department(w: Window, scope: Scope) -> pd.DataFrame:
+    """Department rows of the window's last month (holdings are a stock) and the window's flows."""
+    p = P()
+    return fetch(f"""
+        with t as (select * from marts.fct_resource_turnover
+                   where row_level = 'department' and month >= {p('s', w.start)} and month < {p('e', w.end)}
+                   {_in(p, 'department_id', 'd', scope.departments)}),
+        last as (select max(month) as m from t)
+        select t.department_id, d.department_name,
+               max(t.holdings_end) filter (where t.month = last.m) as holdings_end,
+               max(t.active_reps) filter (where t.month = last.m) as active_reps,
+               max(t.holdings_per_rep) filter (where t.month = last.m) as holdings_per_rep,
+               max(t.idle_holdings) filter (where t.month = last.m) as idle_holdings,
+               sum(t.assigned)::bigint as assigned, sum(t.claimed)::bigint as claimed,
+               sum(t.converted)::bigint as converted,
+               sum(t.released)::bigint as released,
+               {_ratio('sum(t.converted) + sum(t.released)',
+                       '(max(t.holdings_start) filter (where t.month = (select min(month) from t))'
+                       ' + max(t.holdings_end) filter (where t.month = last.m)) / 2.0')} as turnover_rate
+        from t cross join last left join marts.dim_department d using (department_id)
+        group by all order by holdings_per_rep desc nulls last""", p.values)
+
+
+def resources_by_rep(w: Window, scope: Scope) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        with t as (select * from marts.fct_resource_turnover
+                   where row_level = 'user' and month >= {p('s', w.start)} and month < {p('e', w.end)}
+                   {_in(p, 'department_id', 'd', scope.departments)}),
+        bounds as (select min(month) as m0, max(month) as m1 from t),
+        dept as (select department_id, holdings_per_rep from marts.fct_resource_turnover, bounds
+                 where row_level = 'department' and month = bounds.m1)
+        select t.user_id, u.user_name, t.department_id, d.department_name,
+               max(t.holdings_end) filter (where t.month = bounds.m1) as holdings_end,
+               max(t.idle_holdings) filter (where t.month = bounds.m1) as idle_holdings,
+               sum(t.assigned)::bigint as assigned, sum(t.claimed)::bigint as claimed,
+               sum(t.converted)::bigint as converted,
+               sum(t.released)::bigint as released,
+               {_ratio('sum(t.converted) + sum(t.released)',
+                       '(coalesce(max(t.holdings_start) filter (where t.month = bounds.m0), 0)'
+                       ' + coalesce(max(t.holdings_end) filter (where t.month = bounds.m1), 0)) / 2.0')}
+                   as turnover_rate,
+               any_value(dept.holdings_per_rep) as dept_holdings_per_rep
+        from t cross join bounds
+        left join marts.dim_user u using (user_id)
+        left join marts.dim_department d on d.department_id = t.department_id
+        left join dept on dept.department_id = t.department_id
+        group by all having coalesce(holdings_end, 0) > 0 or sum(t.assigned) > 0
+        order by d.department_name, holdings_end desc nulls last""", p.values)
+
+
+def resources_over_time(scope: Scope, start: date, end: date) -> pd.DataFrame:
+    """Monthly company (or selected departments') turnover, idle holdings, releases and claims."""
+    p = P()
+    rows = (f" and row_level = 'department'{_in(p, 'department_id', 'd', scope.departments)}"
+            if scope.departments else " and row_level = 'company'")
+    return fetch(f"""
+        select month, sum(holdings_start)::bigint as holdings_start, sum(holdings_end)::bigint as holdings_end,
+               sum(idle_holdings)::bigint as idle_holdings, sum(assigned)::bigint as assigned,
+               sum(claimed)::bigint as claimed,
+               sum(converted)::bigint as converted, sum(released)::bigint as released,
+               {_ratio('sum(converted) + sum(released)', '(sum(holdings_start) + sum(holdings_end)) / 2.0')}
+                   as turnover_rate,
+               {_ratio('sum(idle_holdings)', 'sum(holdings_end)')} as idle_share
+        from marts.fct_resource_turnover
+        where month >= {p('s', start)} and month < {p('e', end)}{rows}
+        group by month order by month""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lifecycle value
+# ---------------------------------------------------------------------------------------------------------------
+
+def _customer_filter(p: P, scope: Scope, end: date) -> str:
+    return (f" and v.first_order_date < {p('e', end)}"
+            f"{_in(p, 'v.department_id', 'd', scope.departments)}{_in(p, 'v.grade', 'g', scope.grades)}"
+            f"{_in(p, 'a.source_channel', 'c', scope.channels)}")
+
+
+def value_by(dim: str, scope: Scope, end: date) -> pd.DataFrame:
+    """Customers (first order before `end`) by grade or source channel: count, LTV, revenue by type."""
+    col = {"grade": "coalesce(v.grade, '—')", "channel": "coalesce(a.source_channel, '—')"}[dim]
+    p = P()
+    return fetch(f"""
+        select {col} as key, count(*) as customers,
+               count(*) filter (where v.is_active) as active,
+               count(*) filter (where v.churned_at is not null) as churned,
+               sum(v.lifetime_value)::double as lifetime_value, avg(v.lifetime_value)::double as avg_lifetime_value,
+               sum(v.revenue_new)::double as revenue_new, sum(v.revenue_renewal)::double as revenue_renewal,
+               sum(v.revenue_upsell)::double as revenue_upsell, sum(v.revenue_cross_sell)::double as revenue_cross_sell,
+               sum(v.revenue_service)::double as revenue_service, sum(v.referral_revenue)::double as referral_revenue
+        from marts.fct_customer_value v left join marts.dim_account a using (account_id)
+        where v.first_order_date is not null{_customer_filter(p, scope, end)}
+        group by 1 order by lifetime_value desc""", p.values)
+
+
+def cohort_retention(start: date, end: date) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select cohort_month, months_since, month, accounts_in_cohort, accounts_active, logo_retention, mrr,
+               mrr_month0, net_revenue_retention, is_partial_month
+        from marts.fct_cohort_retention
+        where cohort_month >= {p('s', start)} and cohort_month < {p('e', end)}
+        order by cohort_month, months_since""", p.values)
+
+
+def nrr_by_months_since(end: date) -> pd.DataFrame:
+    """Pooled NRR(k) over every cohort that has reached month k by `end` (SPEC: cohort MRR k ÷ month 0)."""
+    p = P()
+    return fetch(f"""
+        select months_since, count(*) as cohorts, sum(mrr) as mrr, sum(mrr_month0) as mrr_month0,
+               {_ratio('sum(mrr)', 'sum(mrr_month0)')} as net_revenue_retention,
+               {_ratio('sum(accounts_active)', 'sum(accounts_in_cohort)')} as logo_retention
+        from marts.fct_cohort_retention
+        where month < {p('e', end)} and not is_partial_month
+        group by months_since order by months_since""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Campaigns and ROI
+# ---------------------------------------------------------------------------------------------------------------
+
+def campaign_roi(w: Window, scope: Scope, by: str = "campaign") -> pd.DataFrame:
+    """fct_campaign_roi summed over the window's months by campaign or channel; unit costs from the sums."""
+    keys = {"campaign": "r.campaign_id, c.campaign_name, r.channel", "channel": "r.channel"}[by]
+    p = P()
+    return fetch(f"""
+        with s as (
+            select {keys}, sum(r.spend)::double as spend, sum(r.touches)::bigint as touches,
+            sum(r.leads)::bigint as leads,
+                   sum(r.mql)::bigint as mql, sum(r.sql)::bigint as sql, sum(r.opportunities)::bigint as opportunities,
+                   sum(r.won_deals)::bigint as won_deals, sum(r.won_revenue)::double as won_revenue
+            from marts.fct_campaign_roi r left join marts.dim_campaign c using (campaign_id)
+            where r.month >= {p('s', w.start)} and r.month < {p('e', w.end)}{_in(p, 'r.channel', 'c', scope.channels)}
+            group by all)
+        select *, {_ratio('spend', 'leads')} as cost_per_lead,
+        {_ratio('spend', 'opportunities')} as cost_per_opportunity,
+               {_ratio('spend', 'won_deals')} as cac, {_ratio('won_revenue - spend', 'spend')} as roi
+        from s order by spend desc nulls last""", p.values)
+
+
+def campaign_rows(campaign_id: str, start: date, end: date) -> pd.DataFrame:
+    """The fct_campaign_roi rows (month × campaign) behind one campaign's totals."""
+    p = P()
+    return fetch(f"""
+        select r.month, r.campaign_id, c.campaign_name, r.channel, r.spend::double as spend, r.impressions, r.clicks,
+               r.touches, r.leads, r.mql, r.sql, r.opportunities, r.won_deals, r.won_revenue::double as won_revenue,
+               r.cost_per_lead, r.cost_per_opportunity, r.cac, r.roi
+        from marts.fct_campaign_roi r left join marts.dim_campaign c using (campaign_id)
+        where r.campaign_id = {p('id', campaign_id)} and r.month >= {p('s', start)} and r.month < {p('e', end)}
+        order by r.month""", p.values)
+
+
+def campaign_monthly(scope: Scope, start: date, end: date) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select month, sum(spend)::double as spend, sum(leads)::bigint as leads,
+        sum(opportunities)::bigint as opportunities,
+               sum(won_deals)::bigint as won_deals, sum(won_revenue)::double as won_revenue
+        from marts.fct_campaign_roi
+        where month >= {p('s', start)} and month < {p('e', end)}{_in(p, 'channel', 'c', scope.channels)}
+        group by month order by month""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reps
+# ---------------------------------------------------------------------------------------------------------------
+
+def rep_performance(w: Window, scope: Scope) -> pd.DataFrame:
+    """fct_rep_performance summed over the window's months per rep; rates from the sums."""
+    p = P()
+    return fetch(f"""
+        select r.user_id, any_value(r.user_name) as user_name, any_value(r.role) as role, r.department_id,
+               any_value(d.department_name) as department_name,
+               sum(r.calls)::bigint as calls, sum(r.visits)::bigint as visits, sum(r.emails)::bigint as emails,
+               sum(r.wechats)::bigint as wechats,
+               sum(r.meetings)::bigint as meetings, sum(r.demos)::bigint as demos,
+               sum(r.proposals)::bigint as proposals,
+               sum(r.activities_total)::bigint as activities_total,
+               sum(r.opportunities_created)::bigint as opportunities_created,
+               sum(r.won_deals)::bigint as won_deals, sum(r.won_revenue)::double as won_revenue,
+               sum(r.lost_deals)::bigint as lost_deals,
+               {_ratio('sum(r.won_deals)', 'sum(r.closed_count)')} as win_rate,
+               {_ratio('sum(r.avg_cycle_days_won * r.won_deals)',
+                       'sum(r.won_deals) filter (where r.avg_cycle_days_won is not null)')}
+                   as avg_cycle_days_won,
+               sum(r.leads_assigned)::bigint as leads_assigned, sum(r.sla_met)::bigint as sla_met,
+               sum(r.sla_calc_count)::bigint as sla_calc_count,
+               {_ratio('sum(r.sla_met)', 'sum(r.sla_calc_count)')} as sla_compliance
+        from marts.fct_rep_performance r left join marts.dim_department d using (department_id)
+        where r.month >= {p('s', w.start)} and r.month < {p('e', w.end)}
+              and r.role in ('sales', 'sdr', 'manager', 'presales')
+              {_in(p, 'r.department_id', 'd', scope.departments)}
+        group by r.user_id, r.department_id
+        having sum(r.activities_total) + sum(r.opportunities_created) + sum(r.won_deals) + sum(r.leads_assigned) > 0
+        order by won_revenue desc, user_id""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Service
+# ---------------------------------------------------------------------------------------------------------------
+
+def _service_filter(p: P, scope: Scope) -> str:
+    return f"{_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'grade', 'g', scope.grades)}"
+
+
+def service_monthly(scope: Scope, start: date, end: date) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select month, sum(tickets_opened)::bigint as tickets_opened, sum(tickets_resolved)::bigint as tickets_resolved,
+               {_ratio('sum(resolution_hours_total)', 'sum(tickets_resolved)')} as mean_resolution_hours,
+               {_ratio('sum(csat_total)', 'sum(csat_count)')} as csat_avg, sum(csat_count)::bigint as csat_count
+        from marts.fct_service
+        where month >= {p('s', start)} and month < {p('e', end)}{_service_filter(p, scope)}
+        group by month order by month""", p.values)
+
+
+def service_by_grade(w: Window, scope: Scope) -> pd.DataFrame:
+    p = P()
+    return fetch(f"""
+        select coalesce(grade, '—') as grade, count(distinct account_id) as accounts,
+               sum(tickets_opened)::bigint as tickets_opened, sum(tickets_resolved)::bigint as tickets_resolved,
+               {_ratio('sum(resolution_hours_total)', 'sum(tickets_resolved)')} as mean_resolution_hours,
+               {_ratio('sum(csat_total)', 'sum(csat_count)')} as csat_avg, sum(csat_count)::bigint as csat_count
+        from marts.fct_service
+        where month >= {p('s', w.start)} and month < {p('e', w.end)}{_service_filter(p, scope)}
+        group by 1 order by 1""", p.values)

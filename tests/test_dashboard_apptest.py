@@ -1,0 +1,371 @@
+"""The dashboards, run headless with Streamlit's AppTest over the session's built sample warehouse.
+
+Every page in both languages, every kind of global filter, an empty selection, presentation mode, the error path
+(a warehouse without marts) — and the numbers on screen against the marts they come from.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the dashboards are an app folder, not an installed package
+    sys.path.insert(0, str(REPO))
+
+from dashboards import exports, periods  # noqa: E402
+from dashboards import queries as q  # noqa: E402
+from dashboards.i18n import STRINGS, Tr  # noqa: E402
+
+APP = REPO / "dashboards" / "app.py"
+VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+TIMEOUT = 120
+
+
+@pytest.fixture
+def warehouse(sample, monkeypatch) -> Path:
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(sample.warehouse))
+    return sample.warehouse
+
+
+@pytest.fixture(scope="module")
+def as_of(sample) -> date:
+    con = duckdb.connect(str(sample.warehouse), read_only=True)
+    try:
+        return con.execute("select as_of_date from intermediate.int_as_of").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def run(view: str = "overview", **params):
+    """Run the app on `view` with URL parameters `params` (widget labels, as a copied link carries them)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    if view != "overview":
+        at.switch_page(f"views/{view}.py")
+        at.run()
+    return at
+
+
+def assert_clean(at) -> None:
+    """No exception element, and every error is one sentence (never a traceback)."""
+    assert not at.exception, [e.value for e in at.exception]
+    for e in at.error:
+        assert "Traceback" not in e.value and "\n" not in e.value.strip(), e.value
+    assert not at.error, [e.value for e in at.error]
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [s.value for s in at.subheader] + [m.label for m in at.metric] + [m.value for m in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+def metric(at, label: str):
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no tile {label!r} in {[m.label for m in at.metric]}"
+    return found[0]
+
+
+# ---- every page, both languages -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_page_renders_in_both_languages(warehouse, view, lang):
+    at = run(view, **({"lang": "English"} if lang == "en" else {}))
+    assert_clean(at)
+    body = texts(at)
+    assert ("Data as of" in body) if lang == "en" else ("数据截至" in body)
+    if lang == "en":
+        # Labels are translated: the page's own title keys appear in English, no untranslated key names.
+        assert not re.search(r"\b(page|help|move|role|status|act)_[a-z_]+\b", body)
+    assert len(at.subheader) >= 1
+
+
+def test_every_string_has_both_languages_and_every_key_used_exists():
+    for key, pair in STRINGS.items():
+        assert len(pair) == 2 and all(isinstance(s, str) and s for s in pair), key
+    used = set()
+    for path in (APP.parent).rglob("*.py"):
+        used |= set(re.findall(r'\bt\("([a-z0-9_]+)"[,)]', path.read_text(encoding="utf-8")))
+    # keys built at run time
+    used |= {f"help_{k}" for k in q.KPI_KEYS} | {f"status_{s}" for s in ("open", "won", "lost")}
+    used |= {f"role_{r}" for r in ("sales", "sdr", "presales", "manager", "cs", "marketing")}
+    missing = {k for k in used if k not in STRINGS}
+    assert not missing, missing
+
+
+# ---- numbers on screen equal the marts --------------------------------------------------------------------
+
+def test_kpi_tiles_equal_the_marts(warehouse, mart, as_of):
+    at = run("overview")
+    assert_clean(at)
+    t = Tr("zh")
+    month = date(as_of.year, as_of.month, 1)
+    end = min(periods.period_end(month, "month"), as_of + timedelta(days=1))
+    leads = mart("fct_leads")
+    created = leads[(leads.created_at >= pd.Timestamp(month)) & (leads.created_at < pd.Timestamp(end))]
+    assert metric(at, t("new_leads")).value == t.int(len(created))
+    mqls = leads[(leads.mql_at >= pd.Timestamp(month)) & (leads.mql_at < pd.Timestamp(end))]
+    assert metric(at, t("mqls")).value == t.int(len(mqls))
+    opps = mart("fct_opportunities")
+    closed = opps[opps.is_closed & (opps.closed_at >= pd.Timestamp(month)) & (opps.closed_at < pd.Timestamp(end))]
+    assert metric(at, t("won_deals")).value == t.int(int(closed.is_won.sum()))
+    assert metric(at, t("win_rate")).value == t.pct(closed.is_won.sum() / len(closed))
+    is_open = (opps.created_at < pd.Timestamp(end)) & (opps.closed_at.isna() | (opps.closed_at >= pd.Timestamp(end)))
+    assert metric(at, t("open_pipeline")).value == t.money(float(opps[is_open].amount.astype(float).sum()))
+
+
+def test_kpi_tiles_follow_the_department_filter(warehouse, mart, as_of):
+    depts = mart("dim_department")
+    name = "华东一部" if "华东一部" in set(depts.department_name) else depts.department_name.iloc[0]
+    dept_id = depts.loc[depts.department_name == name, "department_id"].iloc[0]
+    at = run("overview", dept=name)
+    assert_clean(at)
+    t = Tr("zh")
+    month = date(as_of.year, as_of.month, 1)
+    leads = mart("fct_leads")
+    mine = leads[(leads.department_id == dept_id) & (leads.created_at >= pd.Timestamp(month))
+                 & (leads.created_at < pd.Timestamp(as_of + timedelta(days=1)))]
+    assert metric(at, t("new_leads")).value == t.int(len(mine))
+    assert name in texts(at)
+
+
+def test_funnel_equals_fct_stage_conversion_for_one_month(warehouse, mart, as_of):
+    month = periods.add_months(date(as_of.year, as_of.month, 1), -2)
+    w = periods.window("month", month, as_of)
+    f = q.funnel(w, q.Scope()).set_index("stage_name")
+    sc = mart("fct_stage_conversion")
+    rows = sc[sc.is_all_departments & (sc.cohort_month == pd.Timestamp(month))].set_index("stage_name")
+    for stage, r in rows.iterrows():
+        for col in ("reached", "advanced", "lost", "open"):
+            assert f.loc[stage, col] == r[col], (stage, col)
+        for col in ("conversion_rate", "ci_low", "ci_high", "cumulative_rate", "median_days_in_stage"):
+            if pd.isna(r[col]):
+                assert pd.isna(f.loc[stage, col]), (stage, col)
+            else:
+                assert f.loc[stage, col] == pytest.approx(r[col], abs=1e-9), (stage, col)
+
+
+def test_filtered_funnel_recounts_the_same_rule(warehouse, mart, as_of):
+    quarter = periods.period_start(as_of, "quarter")
+    w = periods.window("quarter", periods.add_months(quarter, -3), as_of)
+    channel = mart("fct_opportunities").channel.dropna().value_counts().index[0]
+    f = q.funnel(w, q.Scope(channels=(channel,))).set_index("stage_name")
+    s = mart("fct_opportunity_stages").merge(mart("fct_opportunities")[["opportunity_id", "channel"]])
+    s = s[(s.channel == channel) & (s.cohort_month >= pd.Timestamp(w.start)) & (s.cohort_month < pd.Timestamp(w.end))]
+    for stage, g in s.groupby("stage_name"):
+        assert f.loc[stage, "reached"] == len(g)
+        assert f.loc[stage, "advanced"] == (g.outcome == "advanced").sum()
+        assert f.loc[stage, "open"] == (g.outcome == "open_here").sum()
+
+
+def test_drill_rows_add_up_to_the_comparison_cell(warehouse, mart, as_of):
+    comp = mart("fct_department_comparison")
+    cells = comp[(comp.period_grain == "quarter") & (comp.metric == "stage_conversion") & comp.department_id.notna()
+                 & (comp.denominator > 0)]
+    cell = cells.sort_values("denominator").iloc[-1]
+    start = cell.period_start.date()
+    w = periods.window("quarter", start, as_of)
+    rows = q.stage_drill(w, q.Scope(), cell.stage_name, cell.department_id)
+    assert (rows.outcome == "advanced").sum() == cell.numerator
+    assert (rows.outcome != "open_here").sum() == cell.denominator
+
+
+@pytest.mark.parametrize("kpi,key", [("new_leads", "new_leads"), ("won_deals", "won_deals"),
+                                     ("opps_created", "opps_created"), ("open_pipeline", "open_pipeline")])
+def test_a_tile_drills_to_the_rows_behind_it(warehouse, kpi, key):
+    t = Tr("zh")
+    at = run("overview", kpi=t(kpi))
+    assert_clean(at)
+    shown = metric(at, t(key)).value
+    rows = [d.value for d in at.dataframe if "ID" in d.value.columns][0]
+    if kpi == "open_pipeline":
+        assert t.money(rows[t("amount")].sum()) == shown
+    else:
+        assert t.int(len(rows)) == shown
+
+
+def test_the_lead_funnel_drills_to_its_leads(warehouse):
+    t = Tr("zh")
+    at = run("lead_flow", drill_lead_step=t("mql"))
+    assert_clean(at)
+    steps = [d.value for d in at.dataframe if t("cumulative_rate") in d.value.columns][0]
+    mql = int(steps.loc[steps[t("step")] == t("mql"), t("count")].iloc[0])
+    rows = [d.value for d in at.dataframe if "ID" in d.value.columns][0]
+    assert len(rows) == mql and rows[t("mql")].all()
+
+
+# ---- each filter kind, empty selections, presentation mode -----------------------------------------------
+
+@pytest.mark.parametrize("view", ["overview", "stages", "lead_flow", "campaigns", "service"])
+def test_each_filter_kind(warehouse, view, as_of):
+    t = Tr("zh")
+    previous_quarter = periods.add_months(periods.period_start(as_of, "quarter"), -3)
+    at = run(view, grain=t("quarter"), period=t.period("quarter", previous_quarter), cmp=t("last_year"),
+             channel="官网", grade="A")
+    assert_clean(at)
+    body = texts(at)
+    assert t.period("quarter", previous_quarter) in body
+    assert at.session_state["grain"] == "quarter" and at.session_state["cmp"] == "last_year"
+    assert at.session_state["channel"] == ["官网"] and at.session_state["grade"] == ["A"]
+
+
+def test_a_region_selects_its_teams(warehouse, mart):
+    depts = mart("dim_department")
+    region = depts[depts.level == 1].merge(depts[["parent_department_id"]].dropna(), left_on="department_id",
+                                           right_on="parent_department_id").department_name.iloc[0]
+    at = run("stages", dept=region)
+    assert_clean(at)
+    from dashboards import ui
+
+    c = at.session_state["_ctx"]
+    region_id = depts.loc[depts.department_name == region, "department_id"].iloc[0]
+    teams = set(depts.loc[depts.parent_department_id == region_id, "department_id"])
+    assert teams and teams <= set(c.scope.departments)
+    assert ui.expand_departments((), depts) is None
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_an_empty_selection_says_no_data(warehouse, view, mart):
+    # A department with no leads, opportunities or customers: every chart must say "no data", never fail.
+    depts, leads, opps = mart("dim_department"), mart("fct_leads"), mart("fct_opportunities")
+    used = set(leads.department_id.dropna()) | set(opps.department_id.dropna())
+    parents = set(depts.parent_department_id.dropna())
+    empty = depts[~depts.department_id.isin(used | parents)]  # a leaf department without leads or deals
+    if empty.empty:
+        pytest.skip("every department has data in this sample")
+    at = run(view, dept=empty.department_name.iloc[0], channel="官网")
+    assert_clean(at)
+    if view not in ("data", "lifecycle", "campaigns"):
+        assert at.info, f"{view}: expected a 'no data' message"
+        assert all(("所选范围内没有数据" in i.value) for i in at.info)
+
+
+def test_the_first_period_of_the_data_has_no_comparison_and_does_not_fail(warehouse, sample):
+    first = q.date_range()[0]
+    t = Tr("en")
+    at = run("overview", lang="English", period=t.period("month", date(first.year, first.month, 1)))
+    assert_clean(at)
+    assert "no comparison data" in texts(at)
+
+
+@pytest.mark.parametrize("view", ["overview", "stages", "data"])
+def test_presentation_mode(warehouse, view):
+    at = run(view, present="true")
+    assert_clean(at)
+    assert at.session_state["present"] is True
+    # the CSS that hides the sidebar and enlarges the tiles is on the page
+    from dashboards import ui
+
+    c = at.session_state["_ctx"]
+    assert c.present
+    assert any("stSidebar" in str(getattr(h, "proto", "")) for h in at.get("html")), "presentation CSS missing"
+    assert callable(ui.presentation_css)
+
+
+def test_language_switch_keeps_the_filters(warehouse):
+    t = Tr("zh")
+    at = run("stages", grain=t("quarter"))
+    assert at.session_state["grain"] == "quarter"
+    at.button_group(key="lang").set_value("en").run()
+    assert_clean(at)
+    assert at.session_state["lang"] == "en" and at.session_state["grain"] == "quarter"
+    assert "Funnel by stage" in texts(at)
+
+
+def test_stage_drill_selection(warehouse):
+    at = run("stages")
+    at.selectbox(key="drill_step").set_value("方案交流").run()
+    assert_clean(at)
+    assert any(df.value.shape[0] > 0 for df in at.dataframe)
+
+
+# ---- failure paths ------------------------------------------------------------------------------------------
+
+def test_no_warehouse_says_so_in_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(tmp_path / "missing.duckdb"))
+    at = run("overview")
+    assert not at.exception
+    assert at.warning and "closedloop build" in at.warning[0].value
+
+
+def test_a_warehouse_without_marts_fails_in_one_sentence(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.duckdb"
+    duckdb.connect(str(broken)).close()
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(broken))
+    at = run("overview")
+    assert not at.exception
+    assert len(at.error) == 1 and "\n" not in at.error[0].value and "Traceback" not in at.error[0].value
+
+
+def test_the_app_never_writes_nor_holds_the_warehouse(sample, tmp_path, monkeypatch):
+    # A private copy: the session fixtures hold the shared file open read-only.
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(sample.warehouse.read_bytes())
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(copy))
+    before = copy.stat().st_mtime_ns
+    for view in ("overview", "stages", "data"):
+        assert_clean(run(view))
+    assert copy.stat().st_mtime_ns == before
+    # No connection is left open: a writer (a build publishing in place) can open the file at once.
+    duckdb.connect(str(copy)).close()
+
+
+def test_a_new_build_is_picked_up_on_the_next_run(sample, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    served = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(sample.warehouse, served)
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(served))
+    at = run("data")
+    assert_clean(at)
+    first = at.session_state["_ctx"].build
+    # `closedloop build` publishes with os.replace: a new file (new inode) under the same name.
+    fresh = tmp_path / "fresh.duckdb"
+    shutil.copyfile(sample.warehouse, fresh)
+    os.utime(fresh, ns=(first.mtime_ns + 10**9, first.mtime_ns + 10**9))
+    os.replace(fresh, served)
+    at.run()
+    assert_clean(at)
+    assert at.session_state["_ctx"].build.key != first.key
+
+
+# ---- exports and period arithmetic ---------------------------------------------------------------------------
+
+def test_exports_neutralise_formulas_and_read_back():
+    df = pd.DataFrame({"name": ["=1+1", "+cmd", "-2", "@SUM(A1)", "plain", None], "n": [1, 2, 3, 4, 5, 6]})
+    back = pd.read_csv(io.BytesIO(exports.csv_bytes(df)), encoding="utf-8-sig")
+    assert back.name.tolist()[:5] == ["'=1+1", "'+cmd", "'-2", "'@SUM(A1)", "plain"]
+    assert back.n.tolist() == [1, 2, 3, 4, 5, 6]
+    wb = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes([("漏斗/Funnel", df), ("漏斗/Funnel", df)])))
+    assert len(wb.sheetnames) == 2 and all("/" not in s for s in wb.sheetnames)
+    ws = wb[wb.sheetnames[0]]
+    assert ws["A2"].value == "'=1+1" and ws.max_row == len(df) + 1
+
+
+def test_running_periods_compare_the_same_days():
+    w = periods.window("month", date(2026, 3, 1), date(2026, 3, 10))
+    assert w.is_partial and w.end == date(2026, 3, 11)
+    prev = periods.previous(w)
+    assert (prev.start, prev.end) == (date(2026, 2, 1), date(2026, 2, 11))
+    yoy = periods.last_year(periods.window("quarter", date(2026, 1, 1), date(2026, 3, 31)))
+    assert (yoy.start, yoy.end) == (date(2025, 1, 1), date(2025, 4, 1))
+    full = periods.window("half_year", date(2025, 7, 1), date(2026, 3, 10))
+    assert not full.is_partial and periods.previous(full).start == date(2025, 1, 1)
+    short = periods.previous(periods.window("month", date(2026, 3, 1), date(2026, 3, 31)))
+    assert short.end == date(2026, 3, 1)  # never past February's end
+    assert periods.periods("quarter", date(2025, 11, 5), date(2026, 2, 1)) == [date(2026, 1, 1), date(2025, 10, 1)]
