@@ -551,3 +551,15 @@ def test_gbk_and_parquet_variants(tmp_path: Path) -> None:
     opp_pq = pq.read_table(_files(tmp_path / "pq", "crm", "opportunities", "parquet")[0]).to_pandas()
     opp_csv = _read(tmp_path / "utf8", "opportunities")
     assert [f"{x:.2f}" for x in opp_pq["amount"]] == list(opp_csv["amount"])
+
+
+def test_generator_schema_agrees_with_the_dbt_contract() -> None:
+    """The generator keeps its own column kinds (id prefixes, cents); its names, order and ★ flags must be the
+    contract's, as written once in models/staging/_sources.yml."""
+    from closedloop import contract
+    from closedloop.generate import schema
+
+    generated = {(family, name): [(c.name, c.required) for c in cols]
+                 for name, (family, cols) in schema.TABLES.items()}
+    declared = {(t.family, t.name): [(c.name, c.required) for c in t.columns] for t in contract.tables()}
+    assert generated == declared
