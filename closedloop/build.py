@@ -13,7 +13,7 @@ from typing import TextIO
 
 from closedloop import PROJECT_DIR
 from closedloop.landing import TableReport, land
-from closedloop.paths import landing_dir_for, working_file_for
+from closedloop.paths import current_landing_dir, new_landing_dir, publish_landing, working_file_for
 
 # dbt events worth a line on the terminal while a build runs.
 _PROGRESS_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogNodeResult", "LogNodeNoOpResult"}
@@ -104,32 +104,37 @@ def _failure_paragraph(result) -> str:
 
 
 def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = True,
-          vars_: dict | None = None) -> BuildResult:
-    """Land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on success."""
+          vars_: dict | None = None, mapping: str | None = None) -> BuildResult:
+    """Validate and land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on
+    success. A failure anywhere leaves the served warehouse and the landing it reads untouched."""
     import json
+    import shutil
 
     started = time.monotonic()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    landing_dir = landing_dir_for(warehouse)
-    print(f"Landing {raw_dir} -> {landing_dir}", file=out, flush=True)
-    reports = land(raw_dir, landing_dir)
-    for r in reports:
-        note = "absent" if r.status == "absent" else f"{r.rows_loaded:,} rows from {len(r.files)} file(s)"
-        print(f"  {r.table:<32} {note}", file=out, flush=True)
-
-    working = working_file_for(warehouse)
-    working.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (working, working.with_name(working.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
-    if vars_:
-        args += ["--vars", json.dumps(vars_)]
-    print("Building with dbt", file=out, flush=True)
-    result = run_dbt(args, landing_dir, working, out=out)
-    if not result.success:
-        raise BuildError(_failure_paragraph(result) + f" The served warehouse {warehouse} was left unchanged.")
-    nodes = len(getattr(result.result, "results", []) or [])
-    os.replace(working, warehouse)
+    landing_dir = new_landing_dir(warehouse)
+    published = False
+    try:
+        print(f"Validating {raw_dir}" + (f" through mapping `{mapping}`" if mapping else ""), file=out, flush=True)
+        reports = land(raw_dir, landing_dir, mapping=mapping, out=out)
+        working = working_file_for(warehouse)
+        working.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (working, working.with_name(working.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        args = ["build"] + (["--full-refresh"] if full_refresh else [])
+        if vars_:
+            args += ["--vars", json.dumps(vars_)]
+        print("Building with dbt", file=out, flush=True)
+        result = run_dbt(args, landing_dir, working, out=out)
+        if not result.success:
+            raise BuildError(_failure_paragraph(result) + f" The served warehouse {warehouse} was left unchanged.")
+        nodes = len(getattr(result.result, "results", []) or [])
+        os.replace(working, warehouse)
+        published = True
+        publish_landing(warehouse, landing_dir)
+    finally:
+        if not published:
+            shutil.rmtree(landing_dir, ignore_errors=True)
     return BuildResult(warehouse=warehouse, seconds=time.monotonic() - started, nodes=nodes, tables=reports)
 
 
@@ -141,7 +146,7 @@ def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:
     scratch = warehouse.parent / ".docs" / warehouse.name
     scratch.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(warehouse, scratch)
-    result = run_dbt(["docs", "generate", "--static"], landing_dir_for(warehouse), scratch, out=out)
+    result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out)
     scratch.unlink(missing_ok=True)
     if not result.success:
         raise BuildError(_failure_paragraph(result))

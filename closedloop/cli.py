@@ -14,7 +14,9 @@ for lead flow, stage conversion by department, customer resource turnover and li
 
 Typical use:
   closedloop generate --scale 1 --out data/raw          # a believable sample company, with planted truths
+  closedloop validate --raw data/raw                    # what would load, what would be set aside, why
   closedloop build --raw data/raw --warehouse data/warehouse.duckdb
+  closedloop build --raw export/ --mapping maven ...    # a vendor's export through a mapping preset
   closedloop status --warehouse data/warehouse.duckdb
   closedloop summary --warehouse data/warehouse.duckdb  # the headline numbers for the meeting
 
@@ -36,10 +38,26 @@ def _cmd_land(args: argparse.Namespace) -> int:
     from closedloop.landing import land
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
-    reports = land(raw, Path(args.landing))
-    for r in reports:
-        print(f"{r.table:<32} {r.status:<8} {r.rows_loaded:>12,}")
+    land(raw, Path(args.landing), mapping=args.mapping, out=sys.stdout)
     return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from closedloop.landing import land
+    from closedloop.rejected import write_rejected
+
+    raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
+    with tempfile.TemporaryDirectory(prefix="closedloop-validate-") as tmp:
+        reports = land(raw, Path(tmp), mapping=args.mapping, out=sys.stdout)
+        set_aside = sum(r.rows_rejected for r in reports)
+        read = sum(r.rows_read for r in reports)
+        print(f"{read:,} rows read, {read - set_aside:,} would load, {set_aside:,} set aside.")
+        if args.rejected and set_aside:
+            path = write_rejected(Path(tmp), Path(args.rejected))
+            print(f"Rows set aside written to {path}")
+    return 2 if (args.fail_on_reject and set_aside) else 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -47,8 +65,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
-    result = build(raw, warehouse)
-    print(f"Built {warehouse} in {result.seconds:.1f} s ({result.nodes} dbt nodes passed).")
+    result = build(raw, warehouse, mapping=args.mapping)
+    set_aside = sum(r.rows_rejected for r in result.tables)
+    note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
+    print(f"Built {warehouse} in {result.seconds:.1f} s ({result.nodes} dbt nodes passed){note}.")
     return 0
 
 
@@ -96,18 +116,35 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--encoding", choices=["utf-8", "gbk"], default="utf-8", help="CSV encoding (default utf-8)")
     g.set_defaults(func=_cmd_generate)
 
-    la = sub.add_parser("land", help="land raw exports as Parquet (the first step of build)",
-                        description="Read every contract table from the raw folder (part files, CSV or Parquet, "
-                                    "UTF-8 or GBK) and write one Parquet per table for dbt's sources.")
+    mapping_help = ("translate a vendor export into the contract: a preset (salesforce, maven, olist, zh) or a "
+                    "mapping .yml file; see docs/mappings.md")
+    va = sub.add_parser("validate", help="check a raw folder against the expectation suites without building",
+                        description="Run the Great Expectations suites in expectations/ over every table of the raw "
+                                    "folder and report, per table, rows read, rows that would load and rows set "
+                                    "aside by rule. Exit 1 on a table-level problem (missing required column, "
+                                    "unreadable file), 2 with --fail-on-reject when any row would be set aside.")
+    va.add_argument("--raw", help="raw export folder (or CLOSEDLOOP_RAW)")
+    va.add_argument("--mapping", help=mapping_help)
+    va.add_argument("--rejected", metavar="FILE", help="write the rows set aside to FILE (.csv or .xlsx)")
+    va.add_argument("--fail-on-reject", action="store_true", help="exit 2 when any row would be set aside")
+    va.set_defaults(func=_cmd_validate)
+
+    la = sub.add_parser("land", help="validate and land raw exports as Parquet (the first step of build)",
+                        description="Validate every contract table of the raw folder (part files; CSV in UTF-8, "
+                                    "BOM or GBK, Excel .xlsx, or Parquet) and write one Parquet per table for dbt's "
+                                    "sources, plus the rows set aside and the load report.")
     la.add_argument("--raw", help="raw export folder (or CLOSEDLOOP_RAW)")
     la.add_argument("--landing", required=True, help="folder to write the landed Parquet files into")
+    la.add_argument("--mapping", help=mapping_help)
     la.set_defaults(func=_cmd_land)
 
-    b = sub.add_parser("build", help="land the exports and build the warehouse with dbt",
-                       description="Land the raw folder, run `dbt build` in-process (models, seeds, data tests, "
+    b = sub.add_parser("build", help="validate the exports and build the warehouse with dbt",
+                       description="Validate and land the raw folder (rows failing the expectation suites are set "
+                                   "aside and counted), run `dbt build` in-process (models, seeds, data tests, "
                                    "unit tests) into a working file, and replace the warehouse only if it all passes.")
     b.add_argument("--raw", help="raw export folder with crm/, campaign/, service/ (or CLOSEDLOOP_RAW)")
     b.add_argument("--warehouse", help="DuckDB file to publish (or CLOSEDLOOP_WAREHOUSE)")
+    b.add_argument("--mapping", help=mapping_help)
     b.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time")
@@ -136,10 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from closedloop.build import BuildError
     from closedloop.landing import LandingError
+    from closedloop.sources import SourceError
 
     try:
         return args.func(args)
-    except (ConfigError, LandingError, BuildError) as exc:
+    except (ConfigError, LandingError, BuildError, SourceError) as exc:
         print(f"closedloop {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -18,9 +19,39 @@ def resolve(value: str | os.PathLike | None, env: str, what: str) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def landing_dir_for(warehouse: Path) -> Path:
-    """Landed Parquet sits beside the warehouse it feeds: data/warehouse.duckdb -> data/landing/."""
+def landing_root_for(warehouse: Path) -> Path:
+    """Landed Parquet sits beside the warehouse it feeds: data/warehouse.duckdb -> data/landing/<build>/."""
     return warehouse.parent / "landing"
+
+
+def new_landing_dir(warehouse: Path) -> Path:
+    """A fresh folder per build: the served warehouse's staging views keep reading the landing they were built
+    over until a newer build is published, so a failed or killed build never breaks them."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return landing_root_for(warehouse) / f"{stamp}-{os.getpid()}"
+
+
+def current_landing_dir(warehouse: Path) -> Path:
+    """The landing the published warehouse was built over (recorded in landing/CURRENT at publish)."""
+    root = landing_root_for(warehouse)
+    pointer = root / "CURRENT"
+    if pointer.exists():
+        return root / pointer.read_text(encoding="utf-8").strip()
+    return root
+
+
+def publish_landing(warehouse: Path, landing_dir: Path, keep: int = 1) -> None:
+    """Point CURRENT at `landing_dir` and delete older landings beyond the newest `keep`."""
+    import shutil
+
+    root = landing_root_for(warehouse)
+    tmp = root / "CURRENT.tmp"
+    tmp.write_text(landing_dir.name, encoding="utf-8")
+    os.replace(tmp, root / "CURRENT")
+    builds = sorted((p for p in root.iterdir() if p.is_dir() and p.name[:8].isdigit()), key=lambda p: p.name)
+    for old in builds[:-keep] if keep else builds:
+        if old != landing_dir:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def working_file_for(warehouse: Path) -> Path:

@@ -49,7 +49,7 @@ def test_thin_export_builds_with_typed_staging(thin: Path) -> None:
 def test_missing_required_table_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "crm").mkdir()
     (tmp_path / "crm" / "users.csv").write_text("user_id,user_name,department_id,role\nU1,a,D1,sales\n")
-    with pytest.raises(LandingError, match=r"required table `opportunities`"):
+    with pytest.raises(LandingError, match=r"required table `crm/opportunities`"):
         land(tmp_path, tmp_path / "landing")
 
 

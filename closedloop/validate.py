@@ -1,0 +1,351 @@
+"""Great Expectations at the door: run the suites in `expectations/` over raw rows and say which rows fail.
+
+One suite per contract table, as GX JSON (`expectations/<family>.<table>.json`). Each expectation's `meta` says
+what a failure means: `rule` (the name reported beside the row), `scope` (`row`: decidable from the row
+alone, checked chunk by chunk; `table`: needs the whole table, such as unique keys and foreign keys) and
+`severity` (`reject`: the row is set aside; `warn`: counted, the row stays).
+
+Suites refer to helper columns this module adds before GX sees a chunk: `x__parsed` is `x` typed by the very
+staging macro dbt uses (`macros/staging.sql`, rendered here; null when it cannot be parsed), so a row that
+passes validation is a row staging can cast; `x__norm` is `x` trimmed and lower-cased (how staging compares
+enums); `x__date` is the date of a parsed `x`. GX runs on its pandas path (its SQL path over DuckDB is broken,
+see docs/validation.md); importing it costs ~2 s, so only the build and `closedloop validate` import this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from closedloop import PROJECT_DIR, contract
+from closedloop.readers import FILE, ROW, Rejection
+
+SUITES_DIR = PROJECT_DIR / "expectations"
+MACROS = PROJECT_DIR / "macros" / "staging.sql"
+POSITION = "__i"
+_SHADOW = re.compile(r"^(?P<col>.+?)__(?P<kind>parsed|norm|date"
+                     r"|in__(?P<family>[a-z]+)__(?P<table>[a-z_]+?)__(?P<key>[a-z_]+))$")
+# Staging macro per contract data type, used for `x__parsed`.
+_PARSERS = {"timestamp": "cl_timestamp", "date": "cl_date", "decimal(18,2)": "cl_amount", "integer": "cl_integer",
+            "bigint": "cl_bigint", "boolean": "cl_boolean"}
+
+MESSAGES = {
+    "required": "required value is empty",
+    "type_timestamp": "not a timestamp staging can read (ISO 8601, e.g. 2026-03-01T09:30:00 or with +08:00)",
+    "type_date": "not a date staging can read (ISO 8601, e.g. 2026-03-01)",
+    "type_number": "not a number (digits with an optional . and up to 2 decimals; no thousands separators or "
+                   "currency signs)",
+    "type_integer": "not a whole number",
+    "type_boolean": "not a boolean (true/false, 1/0, yes/no, 是/否)",
+    "allowed_values": "value is not one of the allowed values",
+    "out_of_range": "value is outside the allowed range",
+    "non_negative": "amount is negative",
+    "future_date": "date is in the future beyond the tolerance",
+    "order": "dates are out of order",
+    "duplicate_key": "key appears more than once; the last row in file order is kept",
+    "foreign_key": "refers to a key that does not exist",  # + which parent, from the expectation
+}
+
+
+class SuiteError(Exception):
+    """A suite file is invalid or an expectation raised instead of evaluating: a bug, not bad data."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    config: dict
+    rule: str
+    scope: str
+    severity: str
+
+    @property
+    def columns(self) -> list[str]:
+        """Every frame column the expectation reads (target columns and row-condition columns)."""
+        kw = self.config["kwargs"]
+        cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw] + list(kw.get("column_list", []))
+        cols += self.config.get("meta", {}).get("uses", [])
+        cols += _condition_columns(kw.get("row_condition"))
+        return cols
+
+    @property
+    def reported_column(self) -> str:
+        kw = self.config["kwargs"]
+        name = kw.get("column") or kw.get("column_A") or ", ".join(kw.get("column_list", []))
+        return ", ".join(base_column(c) for c in name.split(", "))
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [v["$PARAMETER"] for v in self.config["kwargs"].values() if isinstance(v, dict) and "$PARAMETER" in v]
+
+    @property
+    def references(self) -> list[str]:
+        """Parent keys a foreign-key expectation needs, as `crm/accounts.account_id`."""
+        return sorted({reference(c) for c in self.columns if reference(c)})
+
+
+def _condition_columns(condition: object) -> list[str]:
+    """Columns named in a GX row condition (its JSON form: nullity/comparison leaves under and/or)."""
+    if isinstance(condition, dict):
+        if "conditions" in condition:
+            return [c for sub in condition["conditions"] for c in _condition_columns(sub)]
+        column = condition.get("column")
+        return [column["name"]] if isinstance(column, dict) else []
+    if isinstance(condition, str):
+        return re.findall(r"`([^`]+)`", condition)
+    return []
+
+
+def reference(shadow: str) -> str | None:
+    """`account_id__in__crm__accounts__account_id` -> `crm/accounts.account_id` (None for other columns)."""
+    m = _SHADOW.match(shadow)
+    if not m or not m.group("family"):
+        return None
+    return f"{m.group('family')}/{m.group('table')}.{m.group('key')}"
+
+
+def base_column(name: str) -> str:
+    m = _SHADOW.match(name)
+    return m.group("col") if m else name
+
+
+@cache
+def suite(table_key: str) -> tuple[Expectation, ...]:
+    path = SUITES_DIR / f"{table_key.replace('/', '.')}.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SuiteError(f"{path}: no expectation suite for table `{table_key}`.") from exc
+    except json.JSONDecodeError as exc:
+        raise SuiteError(f"{path}: invalid JSON: {exc}") from exc
+    out = []
+    for i, cfg in enumerate(doc.get("expectations", [])):
+        meta = cfg.get("meta", {})
+        rule, scope, severity = meta.get("rule"), meta.get("scope", "row"), meta.get("severity", "reject")
+        if not rule or scope not in ("row", "table") or severity not in ("reject", "warn"):
+            raise SuiteError(f"{path}: expectation {i + 1} needs meta.rule, meta.scope row|table and "
+                             "meta.severity reject|warn.")
+        out.append(Expectation(cfg, rule, scope, severity))
+    return tuple(out)
+
+
+@cache
+def _macros():
+    import jinja2
+
+    variables = project_vars()
+
+    def var(name: str, default=None):
+        return variables.get(name, default)
+
+    env = jinja2.Environment()
+    return env.from_string(MACROS.read_text(encoding="utf-8"), globals={"var": var}).module
+
+
+@cache
+def project_vars() -> dict:
+    import yaml
+
+    doc = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(doc.get("vars") or {})
+
+
+@cache
+def stage_names() -> list[str]:
+    seed = pd.read_csv(PROJECT_DIR / "seeds" / "stages.csv", dtype=str, keep_default_na=False)
+    return seed["stage_name"].str.strip().tolist()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def shadow_sql(table: contract.Table, shadow: str) -> str:
+    """The DuckDB expression for one helper column, from the same macro staging uses."""
+    m = _SHADOW.match(shadow)
+    if not m:
+        raise SuiteError(f"`{shadow}` is not a helper column (x__parsed, x__norm, x__date).")
+    col, kind = m.group("col"), m.group("kind")
+    if m.group("family"):
+        raise SuiteError(f"`{shadow}` is a foreign-key helper column, computed from the parent's keys.")
+    types = {c.name: c.data_type for c in table.columns}
+    if col not in types:
+        raise SuiteError(f"suite for `{table.key}` refers to `{col}`, which is not a contract column.")
+    q = _quote(col)
+    macros = _macros()
+    if kind == "norm":
+        return str(macros.cl_enum(q))
+    parser = _PARSERS.get(types[col])
+    if parser is None:
+        raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no parser.")
+    parsed = f"try({getattr(macros, parser)(q)})"
+    if kind == "date":
+        return f"cast(cast({parsed} as date) as timestamp)"
+    if types[col] == "date":
+        return f"cast({parsed} as timestamp)"
+    if types[col].startswith("decimal"):
+        return f"cast({parsed} as double)"
+    return parsed
+
+
+def business_now() -> dt.datetime:
+    return dt.datetime.now(ZoneInfo(str(project_vars().get("timezone", "Asia/Shanghai")))).replace(tzinfo=None)
+
+
+@dataclass
+class Failure:
+    position: int  # row position in the frame that was validated
+    column: str | None
+    rule: str
+    severity: str
+    value: object
+    detail: str = ""
+
+
+class Validator:
+    """One GX context for a whole validation run; suites are registered once per table and scope."""
+
+    def __init__(self, now: dt.datetime | None = None, future_tolerance_days: float | None = None):
+        for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        import great_expectations as gx
+
+        self._gx = gx
+        self._context = gx.get_context(mode="ephemeral")
+        self._context.variables.progress_bars = {"globally": False}
+        asset = self._context.data_sources.add_pandas("closedloop_raw").add_dataframe_asset("rows")
+        self._batch = asset.add_batch_definition_whole_dataframe("chunk")
+        self._definitions: dict[tuple[str, str], object] = {}
+        tolerance = future_tolerance_days if future_tolerance_days is not None else float(
+            project_vars().get("future_tolerance_days", 1))
+        self.latest_allowed_at = (now or business_now()) + dt.timedelta(days=tolerance)
+        self._con = duckdb.connect()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def base_parameters(self) -> dict:
+        return {"latest_allowed_at": self.latest_allowed_at, "stage_names": stage_names()}
+
+    def prepare(self, table: contract.Table, frame: pd.DataFrame, expectations: tuple[Expectation, ...],
+                keys: dict[str, set] | None = None) -> pd.DataFrame:
+        """Add the helper columns the expectations read: typed by DuckDB with the staging macros, and foreign
+        keys looked up in the parents' loaded keys (`keys`, by `crm/accounts.account_id`)."""
+        frame = frame.reset_index(drop=True)
+        for e in expectations:
+            for c in e.columns:
+                ref = reference(c)
+                if ref and c not in frame:
+                    base = frame[base_column(c)]
+                    frame[c] = base.where(base.isin((keys or {}).get(ref, ())), None)
+        shadows = sorted({c for e in expectations for c in e.columns
+                          if _SHADOW.match(c) and not reference(c) and c not in frame})
+        if shadows and len(frame):
+            rel = self._con.from_df(frame[sorted({base_column(s) for s in shadows})])
+            typed = rel.project(", ".join(f"{shadow_sql(table, s)} as {_quote(s)}" for s in shadows)).df()
+            for s in shadows:
+                frame[s] = typed[s].to_numpy()
+        elif shadows:
+            for s in shadows:
+                frame[s] = pd.Series([], dtype=object)
+        frame[POSITION] = range(len(frame))
+        return frame
+
+    def run(self, table: contract.Table, scope: str, frame: pd.DataFrame, parameters: dict,
+            expectations: tuple[Expectation, ...]) -> list[Failure]:
+        """Evaluate `expectations` over a prepared frame and return one Failure per failing row and rule."""
+        if not expectations or not len(frame):
+            return []
+        gx = self._gx
+        key = (table.key, scope + ":" + ",".join(str(id(e)) for e in expectations))
+        definition = self._definitions.get(key)
+        if definition is None:
+            name = f"{table.key.replace('/', '.')}.{scope}.{len(self._definitions)}"
+            suite_obj = self._context.suites.add(gx.ExpectationSuite(
+                name=name, expectations=[e.config | {"meta": {**e.config.get("meta", {}), "i": i}}
+                                         for i, e in enumerate(expectations)]))
+            definition = self._context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=self._batch, suite=suite_obj))
+            self._definitions[key] = definition
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = definition.run(
+                batch_parameters={"dataframe": frame}, expectation_parameters=parameters,
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [POSITION],
+                               "return_unexpected_index_query": False, "partial_unexpected_count": 0})
+        failures = []
+        for r in result.results:
+            if r.success:
+                continue
+            exp = expectations[r.expectation_config.meta["i"]]
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise SuiteError(f"expectation `{exp.config['type']}` on `{exp.reported_column}` of `{table.key}` "
+                                 f"could not run: {r.exception_info.get('exception_message')}")
+            column = exp.reported_column
+            raw = column if column in frame else None
+            refs = exp.references
+            detail = f": no {' or '.join(refs)} with this value was loaded" if refs else ""
+            for item in r.result.get("unexpected_index_list") or []:
+                pos = int(item[POSITION])
+                value = frame.at[pos, raw] if raw else None
+                failures.append(Failure(pos, column, exp.rule, exp.severity, value, detail))
+        return failures
+
+
+def rejection(table: contract.Table, frame: pd.DataFrame, failure: Failure) -> Rejection:
+    """A failure as the row set aside: file and row from the frame's provenance, message from the rule."""
+    value = failure.value
+    text = None if value is None or (isinstance(value, float) and value != value) else str(value)
+    if text is not None and len(text) > 200:
+        text = f"{text[:200]}… ({len(text):,} characters)"
+    message = MESSAGES.get(failure.rule, failure.rule) + failure.detail
+    if failure.rule == "allowed_values":
+        message += _allowed_hint(table, failure.column)
+    return Rejection(str(frame.at[failure.position, FILE]), int(frame.at[failure.position, ROW]), failure.column,
+                     failure.rule, text, message)
+
+
+def _allowed_hint(table: contract.Table, column: str | None) -> str:
+    for e in suite(table.key):
+        if e.rule == "allowed_values" and e.reported_column == column:
+            values = e.config["kwargs"]["value_set"]
+            if isinstance(values, dict):
+                values = stage_names()
+            return f" ({', '.join(values)})"
+    return ""
+
+
+def split(expectations: tuple[Expectation, ...], scope: str, severity: str | None = None) -> tuple[Expectation, ...]:
+    return tuple(e for e in expectations if e.scope == scope and (severity is None or e.severity == severity))
+
+
+def foreign_parents(table_key: str, severity: str = "reject") -> set[str]:
+    """Tables whose keys this table's foreign-key expectations of that severity need (`crm/accounts` …)."""
+    return {r.split(".")[0] for e in suite(table_key) if e.severity == severity for r in e.references}
+
+
+def load_order(keys: list[str]) -> list[str]:
+    """Parents before children, so a row whose parent was set aside is itself set aside (no orphans land)."""
+    done: list[str] = []
+    pending = list(keys)
+    while pending:
+        for k in pending:
+            if all(p in done or p not in keys or p == k for p in foreign_parents(k)):
+                done.append(k)
+                pending.remove(k)
+                break
+        else:
+            raise SuiteError(f"foreign keys form a cycle among {', '.join(pending)}.")
+    return done
+
+
+__all__ = ["Expectation", "Failure", "SuiteError", "Validator", "business_now", "foreign_parents", "load_order",
+           "rejection", "split", "suite"]
