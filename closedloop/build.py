@@ -13,6 +13,7 @@ from typing import TextIO
 
 from closedloop import PROJECT_DIR
 from closedloop.landing import TableReport, land
+from closedloop.lock import build_lock
 from closedloop.paths import current_landing_dir, new_landing_dir, publish_landing, working_file_for
 
 # dbt events worth a line on the terminal while a build runs.
@@ -29,6 +30,8 @@ class BuildResult:
     seconds: float
     nodes: int
     tables: list[TableReport] = field(default_factory=list)
+    # Source freshness counts by status (pass, warn, error, absent); empty when it could not be checked.
+    freshness: dict[str, int] = field(default_factory=dict)
 
 
 @contextmanager
@@ -103,39 +106,60 @@ def _failure_paragraph(result) -> str:
     return "dbt build failed without a message; run `dbt build --profiles-dir .` for details."
 
 
+def _report_stale_lock(holder: dict, out: TextIO) -> None:
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("started", 0)))
+    print(f"Note: the previous build (pid {holder.get('pid', '?')}, started {since}) ended without finishing; its "
+          "lock was stale and is cleared. The served warehouse was not changed by it.", file=out, flush=True)
+
+
 def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = True,
-          vars_: dict | None = None, mapping: str | None = None) -> BuildResult:
+          vars_: dict | None = None, mapping: str | None = None, fail_on_stale: bool = False) -> BuildResult:
     """Validate and land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on
-    success. A failure anywhere leaves the served warehouse and the landing it reads untouched."""
+    success. A failure anywhere leaves the served warehouse and the landing it reads untouched.
+
+    Source freshness is checked after the models pass and before publishing (`ops.closedloop_source_freshness`);
+    a stale source never stops the publish. With `fail_on_stale`, a source past the error threshold (or a
+    freshness check that could not run) raises BuildError after the warehouse was published, so a scheduler sees
+    a non-zero exit."""
     import json
     import shutil
 
+    from closedloop.freshness import check_freshness, freshness_counts, stale_failure
+
     started = time.monotonic()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    landing_dir = new_landing_dir(warehouse)
-    published = False
-    try:
-        print(f"Validating {raw_dir}" + (f" through mapping `{mapping}`" if mapping else ""), file=out, flush=True)
-        reports = land(raw_dir, landing_dir, mapping=mapping, out=out)
-        working = working_file_for(warehouse)
-        working.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (working, working.with_name(working.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        args = ["build"] + (["--full-refresh"] if full_refresh else [])
-        if vars_:
-            args += ["--vars", json.dumps(vars_)]
-        print("Building with dbt", file=out, flush=True)
-        result = run_dbt(args, landing_dir, working, out=out)
-        if not result.success:
-            raise BuildError(_failure_paragraph(result) + f" The served warehouse {warehouse} was left unchanged.")
-        nodes = len(getattr(result.result, "results", []) or [])
-        os.replace(working, warehouse)
-        published = True
-        publish_landing(warehouse, landing_dir)
-    finally:
-        if not published:
-            shutil.rmtree(landing_dir, ignore_errors=True)
-    return BuildResult(warehouse=warehouse, seconds=time.monotonic() - started, nodes=nodes, tables=reports)
+    with build_lock(warehouse, on_stale=lambda holder: _report_stale_lock(holder, out)):
+        landing_dir = new_landing_dir(warehouse)
+        published = False
+        try:
+            through = f" through mapping `{mapping}`" if mapping else ""
+            print(f"Validating {raw_dir}{through}", file=out, flush=True)
+            reports = land(raw_dir, landing_dir, mapping=mapping, out=out)
+            working = working_file_for(warehouse)
+            working.parent.mkdir(parents=True, exist_ok=True)
+            for stale in (working, working.with_name(working.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            args = ["build"] + (["--full-refresh"] if full_refresh else [])
+            if vars_:
+                args += ["--vars", json.dumps(vars_)]
+            print("Building with dbt", file=out, flush=True)
+            result = run_dbt(args, landing_dir, working, out=out)
+            if not result.success:
+                raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.")
+            nodes = len(getattr(result.result, "results", []) or [])
+            freshness = check_freshness(landing_dir, working, reports, vars_, out)
+            os.replace(working, warehouse)
+            published = True
+            publish_landing(warehouse, landing_dir)
+        finally:
+            if not published:
+                shutil.rmtree(landing_dir, ignore_errors=True)
+    counts = freshness_counts(freshness)
+    done = BuildResult(warehouse=warehouse, seconds=time.monotonic() - started, nodes=nodes, tables=reports,
+                       freshness=counts)
+    if fail_on_stale and (problem := stale_failure(warehouse, freshness)):
+        raise BuildError(problem)
+    return done
 
 
 def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:

@@ -65,7 +65,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
-    result = build(raw, warehouse, mapping=args.mapping)
+    result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale)
     set_aside = sum(r.rows_rejected for r in result.tables)
     note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
     print(f"Built {warehouse} in {result.seconds:.1f} s ({result.nodes} dbt nodes passed){note}.")
@@ -145,6 +145,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--raw", help="raw export folder with crm/, campaign/, service/ (or CLOSEDLOOP_RAW)")
     b.add_argument("--warehouse", help="DuckDB file to publish (or CLOSEDLOOP_WAREHOUSE)")
     b.add_argument("--mapping", help=mapping_help)
+    b.add_argument("--fail-on-stale", action="store_true",
+                   help="exit 1 (after publishing) when a source is older than freshness_error_after_days")
     b.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time")
@@ -173,10 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from closedloop.build import BuildError
     from closedloop.landing import LandingError
+    from closedloop.lock import BuildLocked
     from closedloop.sources import SourceError
 
     try:
         return args.func(args)
+    except BuildLocked as exc:
+        # EX_TEMPFAIL: not a failure of this build, try again at the next slot.
+        print(f"closedloop {args.command}: {exc}", file=sys.stderr)
+        return 75
     except (ConfigError, LandingError, BuildError, SourceError) as exc:
         print(f"closedloop {args.command}: {exc}", file=sys.stderr)
         return 1

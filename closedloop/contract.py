@@ -63,3 +63,10 @@ def table(key: str) -> Table:
         if t.key == key:
             return t
     raise KeyError(key)
+
+
+@cache
+def project_vars() -> dict:
+    """The dbt vars of dbt_project.yml (thresholds, time zone …), for the Python steps that need them too."""
+    doc = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(doc.get("vars") or {})

@@ -59,9 +59,10 @@ class FileInfo:
     header: list[str] = field(default_factory=list)
 
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path, display: str | None = None) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), else GB18030 (a superset of GBK,
-    what Excel in China writes). Anything that is none of these is a file-level error naming the byte."""
+    what Excel in China writes). Anything that is none of these is a file-level error naming the file (as
+    `display`, relative to the raw folder, when given) and the byte."""
     with path.open("rb") as f:
         head = f.read(4)
     if head.startswith(codecs.BOM_UTF8):
@@ -73,7 +74,7 @@ def detect_encoding(path: Path) -> str:
         return "utf-8"
     if _first_decode_error(path, "gb18030") is None:
         return "gb18030"
-    raise ReadError(f"{path}: unreadable encoding: not UTF-8 ({failure}) and not GBK/GB18030 either. "
+    raise ReadError(f"{display or path}: unreadable encoding: not UTF-8 ({failure}) and not GBK/GB18030 either. "
                     "Save the export as UTF-8 CSV.")
 
 
@@ -154,11 +155,15 @@ def _preview(value: str, limit: int = 200) -> str:
 def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
              info: FileInfo | None = None) -> Iterator[Chunk]:
     display = display or str(path)
-    encoding = detect_encoding(path)
+    encoding = detect_encoding(path, display)
     with path.open("r", encoding=encoding, newline="") as f:
         first = f.readline()
         if not first.strip():
             raise ReadError(f"{display}: the file is empty (no header row).")
+        if "\x00" in first:
+            # Column names never hold a NUL; a header full of them is UTF-16 text that lost its byte-order mark.
+            raise ReadError(f"{display}: unreadable encoding: the header row contains NUL bytes (UTF-16 without a "
+                            "byte-order mark?). Save the export as UTF-8 CSV, or as Unicode text with its BOM.")
         delimiter = sniff_delimiter(first)
         f.seek(0)
         reader = csv.reader(f, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
@@ -185,8 +190,10 @@ def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROW
                                             f"the row cannot be parsed as CSV: {exc} (line {reader.line_num})"))
                 continue
             row += 1
-            if not record or (len(record) == 1 and not record[0].strip() and width > 1):
-                continue  # a blank line is not a row (Excel leaves them at the end of exports)
+            if not record or (len(record) == 1 and not record[0].strip() and width > 1) or not any(record):
+                # A blank line is not a row (Excel leaves them at the end of exports), nor is a line of empty
+                # fields (`,,,,`: how Excel writes an empty row of the sheet), as in an .xlsx.
+                continue
             if len(record) != width:
                 rejections.append(Rejection(
                     display, row, None, "field_count", _preview(delimiter.join(record)),

@@ -141,21 +141,13 @@ def suite(table_key: str) -> tuple[Expectation, ...]:
 def _macros():
     import jinja2
 
-    variables = project_vars()
+    variables = contract.project_vars()
 
     def var(name: str, default=None):
         return variables.get(name, default)
 
     env = jinja2.Environment()
     return env.from_string(MACROS.read_text(encoding="utf-8"), globals={"var": var}).module
-
-
-@cache
-def project_vars() -> dict:
-    import yaml
-
-    doc = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return dict(doc.get("vars") or {})
 
 
 @cache
@@ -197,7 +189,7 @@ def shadow_sql(table: contract.Table, shadow: str) -> str:
 
 
 def business_now() -> dt.datetime:
-    return dt.datetime.now(ZoneInfo(str(project_vars().get("timezone", "Asia/Shanghai")))).replace(tzinfo=None)
+    return dt.datetime.now(ZoneInfo(str(contract.project_vars().get("timezone", "Asia/Shanghai")))).replace(tzinfo=None)
 
 
 @dataclass
@@ -225,7 +217,7 @@ class Validator:
         self._batch = asset.add_batch_definition_whole_dataframe("chunk")
         self._definitions: dict[tuple[str, str], object] = {}
         tolerance = future_tolerance_days if future_tolerance_days is not None else float(
-            project_vars().get("future_tolerance_days", 1))
+            contract.project_vars().get("future_tolerance_days", 1))
         self.latest_allowed_at = (now or business_now()) + dt.timedelta(days=tolerance)
         self._con = duckdb.connect()
 

@@ -354,15 +354,84 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ratings": ("评分数", "Ratings"),
 
     # data page
-    "freshness": ("数据新鲜度", "Freshness"),
+    "warehouse_state": ("数据仓库", "Warehouse"),
     "warehouse": ("数据仓库文件", "Warehouse file"),
     "mart_rows": ("各数据集市行数", "Rows per mart"),
     "mart": ("数据集市", "Mart"),
     "row_count": ("行数", "Rows"),
-    "validation_later": ("数据校验结果将在此页汇总。", "Validation results will be joined here."),
     "as_of_label": ("数据截至", "Data as of"),
     "published_label": ("发布时间", "Published"),
     "size_label": ("文件大小", "File size"),
+    "ops_not_built": ("此数据仓库构建于数据质量报告加入之前：请用当前版本重新运行 `closedloop build`，"
+                      "即可在此查看校验结果、数据源新鲜度和被搁置的行。",
+                      "This warehouse was built before data-quality reports existed: run `closedloop build` again with "
+                      "this version to see validation results, source freshness and the rows set aside here."),
+    # data page: validation
+    "data_quality": ("数据质量", "Data quality"),
+    "dq_caption": ("本次构建对原始导出的校验：每张表读入行数 = 载入行数 + 搁置行数。",
+                   "What validation did to the export this warehouse was built from: for every table, rows read = "
+                   "rows loaded + rows set aside."),
+    "dq_summary": ("{tables} 张表，读入 {read} 行，载入 {loaded} 行，搁置 {aside} 行（涉及 {with_aside} 张表）；"
+                   "缺失 {absent} 张表。",
+                   "Tables: {tables}. Rows read {read}, loaded {loaded}, set aside {aside} (tables with rows set "
+                   "aside: {with_aside}; absent tables: {absent})."),
+    "dq_unbalanced": ("{tables}：读入行数不等于载入行数加搁置行数，请检查构建日志。",
+                      "{tables}: rows read differ from rows loaded plus rows set aside; check the build log."),
+    "dq_absent_note": ("缺失的表：{tables}。其上的数据集市为空，相关图表会显示“没有数据”。",
+                       "Absent tables: {tables}. The marts over them are empty and their charts say “no data”."),
+    "dq_table": ("表", "Table"),
+    "dq_status": ("状态", "Status"),
+    "dq_loaded": ("已载入", "loaded"),
+    "dq_absent": ("缺失——其上的数据集市为空", "absent — marts over it are empty"),
+    "dq_files": ("文件", "Files"),
+    "rows_read": ("读入行数", "Rows read"),
+    "rows_loaded": ("载入行数", "Rows loaded"),
+    "rows_set_aside": ("搁置行数", "Rows set aside"),
+    "set_aside_by_rule": ("按规则搁置", "Set aside by rule"),
+    "dq_warnings": ("警告（行已载入）", "Warnings (rows kept)"),
+    "dq_not_checked": ("未能执行的检查", "Checks not run"),
+    "dq_missing_columns": ("缺少的可选列", "Missing optional columns"),
+    # data page: source freshness
+    "freshness": ("数据源新鲜度", "Source freshness"),
+    "fresh_caption": ("构建时检查各表最新一条记录的时间：超过 {warn} 天为警告，超过 {error} 天为错误。"
+                      "没有事件时间的表（部门、用户、联系人、营销活动、内容）不检查。",
+                      "Checked when the warehouse was built: how old the latest row of each table was. Older "
+                      "than {warn} days is a warning, older than {error} days an error. Tables without an event time "
+                      "(departments, users, contacts, campaigns, contents) are not checked."),
+    "fresh_error": ("{tables} 的最新数据已超过 {days} 天：导出可能已停止更新，看板不含此后的业务。",
+                    "{tables}: the latest data is more than {days} days old — the export may have stopped, and the "
+                    "dashboards miss everything since."),
+    "fresh_warn": ("{tables} 的最新数据已超过 {days} 天，请确认导出是否按时运行。",
+                   "{tables}: the latest data is more than {days} days old; check that the export runs on time."),
+    "fresh_failed": ("{tables}：构建时无法检查新鲜度（见说明列）。",
+                     "{tables}: freshness could not be checked at build time (see the message column)."),
+    "fresh_ok": ("构建时所有数据源都是新鲜的。", "Every source was fresh when the warehouse was built."),
+    "fresh_missing": ("此数据仓库没有数据源新鲜度记录（构建时未能检查，见构建日志）。",
+                      "This warehouse has no source freshness record (it could not be checked at build time; see the "
+                      "build log)."),
+    "latest_row": ("最新记录", "Latest row"),
+    "age_days": ("距构建（天）", "Age at build (days)"),
+    "fresh_pass": ("正常", "fresh"),
+    "fresh_warn_label": ("警告", "warning"),
+    "fresh_error_label": ("错误", "error"),
+    "fresh_absent": ("缺失", "absent"),
+    # data page: rows set aside
+    "rejected_rows": ("被搁置的行", "Rows set aside"),
+    "rejected_caption": ("每行是一个未通过校验的值：文件、行号（按电子表格计，表头为第 1 行）、列、规则和原值。",
+                         "One row per failing value: file, row (as a spreadsheet numbers it, header = row 1), column, "
+                         "rule and the value."),
+    "no_rejected": ("本次构建没有搁置任何行。", "No row was set aside in this build."),
+    "rejected_limit": ("只显示并导出前 {n} 行（共 {total} 行）；"
+                       "全部行请用 `closedloop validate --raw … --rejected 文件`。",
+                       "Showing and exporting the first {n} of {total}; for all of them run "
+                       "`closedloop validate --raw … --rejected FILE`."),
+    "rule": ("规则", "Rule"),
+    "source_file": ("文件", "File"),
+    "source_row": ("行号", "Row"),
+    "column_name": ("列", "Column"),
+    "failing_value": ("原值", "Value"),
+    "message": ("说明", "Message"),
+    "download_xlsx_one": ("Excel", "Excel"),
 }
 
 

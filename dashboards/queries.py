@@ -1,4 +1,5 @@
-"""Every SQL statement of the dashboards, over the public marts only.
+"""Every SQL statement of the dashboards, over the public marts only (and, on the Data page, the build's own
+reports in schema `ops`).
 
 Rules:
 - Read-only: each query opens the warehouse with `read_only=True` and closes it at once, so the app never holds
@@ -201,6 +202,61 @@ def mart_rows() -> pd.DataFrame:
     sql = " union all ".join(f"select '{n}' as mart, count(*) as rows from marts.\"{n}\"" for n in names
                              if n.replace("_", "").isalnum())
     return fetch(sql + " order by mart")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data quality (Data page): what validation did to the export, source freshness, the rows set aside. Schema `ops`
+# is written by `closedloop build`; a warehouse built before it existed has none of these tables.
+# ---------------------------------------------------------------------------------------------------------------
+
+REJECTED_LIMIT = 50_000
+
+
+def ops_tables() -> set[str]:
+    df = fetch("select table_name from information_schema.tables where table_schema = 'ops'")
+    return set(df.table_name)
+
+
+def load_report() -> pd.DataFrame:
+    """One row per contract table, in contract order."""
+    return fetch("""
+        select table_key, status, is_absent, files, file_count, rows_read, rows_loaded, rows_rejected, is_balanced,
+               rejected_by_rule, warnings_by_rule, warning_count, not_checked, missing_optional_columns,
+               extra_columns, note, mapping, build_id
+        from ops.closedloop_load_report order by table_order""")
+
+
+def source_freshness() -> pd.DataFrame:
+    """One row per source table with an event time; the most urgent first."""
+    return fetch("""
+        select table_key, source_name, table_name, status, max_loaded_at, checked_at, age_hours,
+               age_hours / 24.0 as age_days, warn_after_days, error_after_days, note
+        from ops.closedloop_source_freshness
+        order by case status when 'error' then 0 when 'warn' then 1 when 'pass' then 2 else 3 end, table_key""")
+
+
+def rejected_counts() -> pd.DataFrame:
+    """Failing values per table and rule: the filter options of the rows set aside, with their counts."""
+    return fetch("""
+        select table_key, rule, count(*) as failures, count(distinct (source_file, source_row)) as rows_set_aside
+        from ops.closedloop_rejected_rows group by table_key, rule order by table_key, rule""")
+
+
+def rejected_rows(table_key: str | None = None, rule: str | None = None, limit: int = REJECTED_LIMIT
+                  ) -> pd.DataFrame:
+    """The failing values (one row each), optionally of one table and/or one rule, in file order."""
+    p = P()
+    where = ""
+    if table_key:
+        where += f" and table_key = {p('t', table_key)}"
+    if rule:
+        where += f" and rule = {p('r', rule)}"
+    return fetch(f"""
+        select table_key, source_file, source_row, column_name, rule, value, message
+        from ops.closedloop_rejected_rows
+        where true{where}
+        order by rejection_id
+        limit {p('lim', int(limit))}""", p.values)
 
 
 # ---------------------------------------------------------------------------------------------------------------

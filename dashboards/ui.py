@@ -30,7 +30,7 @@ K_DEPT, K_CHANNEL, K_GRADE = "dept", "channel", "grade"
 # Widgets whose labels change with the language (global filters and the pages' own bound widgets): re-set on a
 # language switch so their URL labels follow the language instead of falling back to the default.
 TRANSLATED_KEYS = (K_GRAIN, K_PERIOD, K_CMP, K_CHANNEL, "kpi", "step", "drill_step", "drill_dept", "drill_channel",
-                   "drill_lead_step", "cohort_metric", "campaign", "rep")
+                   "drill_lead_step", "cohort_metric", "campaign", "rep", "dq_table", "dq_rule")
 SPARK_PERIODS = 12
 
 
@@ -364,6 +364,16 @@ def table(df: pd.DataFrame, name: str, columns: dict[str, str], formats: dict[st
         st.download_button(f"{c.tr('download_csv')} · {name}", _deferred(exports.csv_bytes, shown),
                            file_name=f"{_slug(name)}.csv", mime="text/csv", icon=":material/download:",
                            type="tertiary", key=f"csv_{key or _slug(name)}", on_click="ignore")
+
+
+def xlsx_button(name: str, df: pd.DataFrame, columns: dict[str, str], key: str) -> None:
+    """An Excel download of one table (restricted to `columns`, headers translated), beside its CSV button."""
+    c = ctx()
+    shown = df[[k for k in columns if k in df.columns]].rename(columns=columns)
+    st.download_button(f"{c.tr('download_xlsx_one')} · {name}", _deferred(exports.xlsx_bytes, [(name, shown)]),
+                       file_name=f"{_slug(name)}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/table_view:", type="tertiary", key=f"xlsx_{key}", on_click="ignore")
 
 
 def chart(ch, name: str, key: str | None = None, on_select: str = "ignore"):

@@ -55,3 +55,30 @@ def mart(wh: duckdb.DuckDBPyConnection):
         return wh.execute(f'select * from {schema}."{name}"').df()
 
     return read
+
+
+@dataclass(frozen=True)
+class Defects:
+    raw: Path
+    warehouse: Path
+    landing: Path  # the landing the published warehouse was built over (_rejected.parquet, _load_report.parquet)
+    tables: dict  # table key -> closedloop.landing.TableReport
+    build_log: str
+
+
+@pytest.fixture(scope="session")
+def defects(tmp_path_factory: pytest.TempPathFactory) -> Defects:
+    """The minimal export plus every row-level defect of the malformed-input corpus at once (tests/corpus/defects.py:
+    duplicate keys, orphans, bad dates and numbers, formula text in names, NUL, a 10 MB field, mixed time zones, GBK,
+    UTF-16, XLSX and Parquet parts), built with real dbt. The build passes with rows set aside."""
+    from corpus.defects import write_defects
+
+    from closedloop.build import build
+    from closedloop.paths import current_landing_dir
+
+    root = tmp_path_factory.mktemp("defects")
+    raw = write_defects(root / "raw")
+    log = io.StringIO()
+    result = build(raw, root / "warehouse.duckdb", out=log)
+    return Defects(raw=raw, warehouse=result.warehouse, landing=current_landing_dir(result.warehouse),
+                   tables={t.table: t for t in result.tables}, build_log=log.getvalue())
