@@ -163,8 +163,14 @@ class _TableLander:
         frame = self.con.sql(f"select {', '.join(_quote(c) for c in columns)} from read_parquet("
                              f"{_sql_list(parts)}, union_by_name = true)").df()
         frame[validate.POSITION] = range(len(frame))
-        failures = self.v.run(table, "table", frame, parameters, rules)
-        failures = self._keep_last_duplicate(frame, failures, rules)
+        # References first, keys second: the newest *valid* version of a record wins, whichever rule the newer
+        # version broke (a row-level rule already removed it before this point, so this keeps both paths alike).
+        uniques = tuple(e for e in rules if e.rule == "duplicate_key")
+        failures = self.v.run(table, "table", frame, parameters, tuple(e for e in rules if e not in uniques))
+        if uniques:
+            rest = frame.drop(index=sorted({f.position for f in failures}))
+            duplicates = self.v.run(table, "unique", rest, parameters, uniques)
+            failures += self._keep_last_duplicate(rest, duplicates, uniques)
         self.rejections += [validate.rejection(table, frame, f) for f in failures]
         positions = sorted({f.position for f in failures})
         return frame.loc[positions, [FILE, ROW]]
@@ -172,14 +178,11 @@ class _TableLander:
     def _keep_last_duplicate(self, frame: pd.DataFrame, failures: list, rules: tuple) -> list:
         """GX flags every row of a duplicated key; the last one in file order is loaded, the others set aside
         (a later export of the same record is its newer version)."""
-        keys = {e.rule: e.config["kwargs"].get("column_list") or [e.config["kwargs"]["column"]]
-                for e in rules if e.rule == "duplicate_key"}
-        if not keys:
-            return failures
         dup_positions = sorted({f.position for f in failures if f.rule == "duplicate_key"})
         if not dup_positions:
             return failures
-        key_frame = frame.loc[dup_positions, keys["duplicate_key"]].astype(str)
+        kwargs = rules[0].config["kwargs"]
+        key_frame = frame.loc[dup_positions, kwargs.get("column_list") or [kwargs["column"]]].astype(str)
         last = set(key_frame.groupby(list(key_frame.columns), sort=False).tail(1).index)
         return [f for f in failures if not (f.rule == "duplicate_key" and f.position in last)]
 

@@ -42,8 +42,8 @@ MESSAGES = {
     "required": "required value is empty",
     "type_timestamp": "not a timestamp staging can read (ISO 8601, e.g. 2026-03-01T09:30:00 or with +08:00)",
     "type_date": "not a date staging can read (ISO 8601, e.g. 2026-03-01)",
-    "type_number": "not a number (digits with an optional . and up to 2 decimals; no thousands separators or "
-                   "currency signs)",
+    "type_number": "not a number (digits with an optional decimal point, stored to 2 decimals; no thousands "
+                   "separators or currency signs)",
     "type_integer": "not a whole number",
     "type_boolean": "not a boolean (true/false, 1/0, yes/no, 是/否)",
     "allowed_values": "value is not one of the allowed values",
