@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from closedloop import PROJECT_DIR
 from closedloop.landing import TableReport, land
 from closedloop.lock import build_lock
-from closedloop.paths import current_landing_dir, new_landing_dir, publish_landing, working_file_for
+from closedloop.paths import current_landing_dir, new_landing_dir, working_file_for
 
 # dbt events worth a line on the terminal while a build runs.
 _PROGRESS_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogNodeResult", "LogNodeNoOpResult"}
@@ -106,60 +109,92 @@ def _failure_paragraph(result) -> str:
     return "dbt build failed without a message; run `dbt build --profiles-dir .` for details."
 
 
-def _report_stale_lock(holder: dict, out: TextIO) -> None:
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("started", 0)))
+def _stale_lock(warehouse: Path, holder: dict, out: TextIO) -> None:
+    """The previous build was killed: say so, and give it its line in the run history."""
+    from closedloop import runs
+
+    since = datetime.fromtimestamp(holder.get("started", 0)).isoformat(timespec="seconds")
     print(f"Note: the previous build (pid {holder.get('pid', '?')}, started {since}) ended without finishing; its "
           "lock was stale and is cleared. The served warehouse was not changed by it.", file=out, flush=True)
+    runs.append(warehouse, runs.Run(run_id=str(holder.get("build_id") or f"pid-{holder.get('pid', '?')}"),
+                                    started_at=since, status="killed",
+                                    message="killed before it finished; found by the next build's stale lock"))
 
 
 def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = True,
-          vars_: dict | None = None, mapping: str | None = None, fail_on_stale: bool = False) -> BuildResult:
+          vars_: dict | None = None, mapping: str | None = None, fail_on_stale: bool = False,
+          keep: int | None = None) -> BuildResult:
     """Validate and land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on
-    success. A failure anywhere leaves the served warehouse and the landing it reads untouched.
+    success. A failure anywhere leaves the served warehouse and the landing it reads untouched. One build per
+    warehouse at a time (`closedloop.lock`); every build ends with a line in the run history (`closedloop.runs`).
 
     Source freshness is checked after the models pass and before publishing (`ops.closedloop_source_freshness`);
     a stale source never stops the publish. With `fail_on_stale`, a source past the error threshold (or a
     freshness check that could not run) raises BuildError after the warehouse was published, so a scheduler sees
     a non-zero exit."""
-    import json
-    import shutil
-
-    from closedloop.freshness import check_freshness, freshness_counts, stale_failure
+    from closedloop import publish, runs
 
     started = time.monotonic()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with build_lock(warehouse, on_stale=lambda holder: _report_stale_lock(holder, out)):
-        landing_dir = new_landing_dir(warehouse)
-        published = False
+    landing_dir = new_landing_dir(warehouse)
+    with build_lock(warehouse, on_stale=lambda holder: _stale_lock(warehouse, holder, out), build_id=landing_dir.name):
+        run = runs.Run(run_id=landing_dir.name, started_at=runs.now(), raw_dir=str(raw_dir), mapping=mapping)
         try:
-            through = f" through mapping `{mapping}`" if mapping else ""
-            print(f"Validating {raw_dir}{through}", file=out, flush=True)
-            reports = land(raw_dir, landing_dir, mapping=mapping, out=out)
-            working = working_file_for(warehouse)
-            working.parent.mkdir(parents=True, exist_ok=True)
-            for stale in (working, working.with_name(working.name + ".wal")):
-                stale.unlink(missing_ok=True)
-            args = ["build"] + (["--full-refresh"] if full_refresh else [])
-            if vars_:
-                args += ["--vars", json.dumps(vars_)]
-            print("Building with dbt", file=out, flush=True)
-            result = run_dbt(args, landing_dir, working, out=out)
-            if not result.success:
-                raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.")
-            nodes = len(getattr(result.result, "results", []) or [])
-            freshness = check_freshness(landing_dir, working, reports, vars_, out)
-            os.replace(working, warehouse)
-            published = True
-            publish_landing(warehouse, landing_dir)
-        finally:
-            if not published:
-                shutil.rmtree(landing_dir, ignore_errors=True)
-    counts = freshness_counts(freshness)
-    done = BuildResult(warehouse=warehouse, seconds=time.monotonic() - started, nodes=nodes, tables=reports,
-                       freshness=counts)
-    if fail_on_stale and (problem := stale_failure(warehouse, freshness)):
+            done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
+                                                 mapping, publish.KEEP if keep is None else keep)
+        except BaseException as exc:
+            shutil.rmtree(landing_dir, ignore_errors=True)
+            run.status, run.ended_at = "failed", runs.now()
+            run.message = str(exc) or type(exc).__name__
+            runs.append(warehouse, run)
+            raise
+        runs.append(warehouse, run)
+    done.seconds = time.monotonic() - started
+    if fail_on_stale and (problem := _stale_failure(warehouse, freshness)):
         raise BuildError(problem)
     return done
+
+
+def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, out: TextIO, full_refresh: bool,
+                       vars_: dict | None, mapping: str | None, keep: int):
+    from closedloop import publish, runs
+    from closedloop.freshness import check_freshness, freshness_counts
+
+    through = f" through mapping `{mapping}`" if mapping else ""
+    print(f"Validating {raw_dir}{through}", file=out, flush=True)
+    reports = land(raw_dir, landing_dir, mapping=mapping, out=out)
+    loaded = [r for r in reports if r.status != "absent"]
+    run.sources = {r.table: [r.rows_read, r.rows_loaded, r.rows_rejected] for r in loaded}
+    run.rows_read = sum(r.rows_read for r in loaded)
+    run.rows_loaded = sum(r.rows_loaded for r in loaded)
+    run.rows_set_aside = sum(r.rows_rejected for r in loaded)
+    working = working_file_for(warehouse)
+    working.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (working, working.with_name(working.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    if vars_:
+        args += ["--vars", json.dumps(vars_)]
+    print("Building with dbt", file=out, flush=True)
+    result = run_dbt(args, landing_dir, working, out=out)
+    run.tests_passed, run.tests_failed = runs.test_counts(result.result)
+    if not result.success:
+        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.")
+    nodes = len(getattr(result.result, "results", []) or [])
+    freshness = check_freshness(landing_dir, working, reports, vars_, out)
+    run.data_as_of = runs.data_as_of(working)
+    run.status, run.ended_at = "published", runs.now()
+    runs.write_table(working, [*runs.history(warehouse), run])
+    publish.publish(working, warehouse, landing_dir.name, keep)
+    done = BuildResult(warehouse=warehouse, seconds=0.0, nodes=nodes, tables=reports,
+                       freshness=freshness_counts(freshness))
+    return done, freshness
+
+
+def _stale_failure(warehouse: Path, freshness) -> str | None:
+    from closedloop.freshness import stale_failure
+
+    return stale_failure(warehouse, freshness)
 
 
 def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:

@@ -65,10 +65,24 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
-    result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale)
+    result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep)
     set_aside = sum(r.rows_rejected for r in result.tables)
     note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
     print(f"Built {warehouse} in {result.seconds:.1f} s ({result.nodes} dbt nodes passed){note}.")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from closedloop import runs
+    from closedloop.lock import build_lock
+    from closedloop.publish import rollback
+
+    warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
+    with build_lock(warehouse):
+        was, now = rollback(warehouse, args.to)
+        runs.append(warehouse, runs.Run(run_id=now, started_at=runs.now(), ended_at=runs.now(),
+                                        status="rolled_back", message=f"served {now} instead of {was}"))
+    print(f"Now serving build {now} (was {was}). Dashboards see it at their next query.")
     return 0
 
 
@@ -147,7 +161,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--mapping", help=mapping_help)
     b.add_argument("--fail-on-stale", action="store_true",
                    help="exit 1 (after publishing) when a source is older than freshness_error_after_days")
+    b.add_argument("--keep", type=int, default=None, metavar="N",
+                   help="published builds kept for `closedloop rollback` (default 3)")
     b.set_defaults(func=_cmd_build)
+
+    r = sub.add_parser("rollback", help="serve the previous published build again",
+                       description="Serve the build published before the one being served (or --to BUILD), "
+                                   "atomically; the dashboards see it at their next query. Builds are kept by "
+                                   "`closedloop build` (the last 3 by default).")
+    r.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
+    r.add_argument("--to", metavar="BUILD", help="a kept build id (see `closedloop status`)")
+    r.set_defaults(func=_cmd_rollback)
 
     s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time")
     s.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")

@@ -35,10 +35,11 @@ def _read_holder(handle) -> dict:
 
 
 @contextmanager
-def build_lock(warehouse: Path, on_stale=None) -> Iterator[dict]:
+def build_lock(warehouse: Path, on_stale=None, **info) -> Iterator[dict]:
     """Hold the warehouse's build lock for the duration of the block, or raise `BuildLocked` at once.
 
-    `on_stale(holder)` is called when the lock file names a previous holder that is gone (it was killed)."""
+    `on_stale(holder)` is called when the lock file names a previous holder that is gone (it was killed);
+    `info` (e.g. the build id) is recorded with the holder, so that call can say which build it was."""
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the lock's lifetime
@@ -54,7 +55,7 @@ def build_lock(warehouse: Path, on_stale=None) -> Iterator[dict]:
         previous = _read_holder(handle)
         if previous and on_stale is not None:
             on_stale(previous)
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), **info}
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(me))

@@ -40,20 +40,6 @@ def current_landing_dir(warehouse: Path) -> Path:
     return root
 
 
-def publish_landing(warehouse: Path, landing_dir: Path, keep: int = 1) -> None:
-    """Point CURRENT at `landing_dir` and delete older landings beyond the newest `keep`."""
-    import shutil
-
-    root = landing_root_for(warehouse)
-    tmp = root / "CURRENT.tmp"
-    tmp.write_text(landing_dir.name, encoding="utf-8")
-    os.replace(tmp, root / "CURRENT")
-    builds = sorted((p for p in root.iterdir() if p.is_dir() and p.name[:8].isdigit()), key=lambda p: p.name)
-    for old in builds[:-keep] if keep else builds:
-        if old != landing_dir:
-            shutil.rmtree(old, ignore_errors=True)
-
-
 def working_file_for(warehouse: Path) -> Path:
     """dbt builds here; only a build whose tests pass replaces the served warehouse. Same file name in a side
     folder, because DuckDB names the catalog after the file and views must resolve after the move."""

@@ -40,5 +40,24 @@ def print_status(warehouse: Path) -> None:
         print(f"Data as of {as_of(con)}")
         for m in mart_counts(con):
             print(f"  marts.{m.name:<30} {m.rows:>12,} rows")
+        print_runs(warehouse)
     finally:
         con.close()
+
+
+def print_runs(warehouse: Path, last: int = 10) -> None:
+    """The last builds from the run history (failed and killed ones too) and the builds kept for rollback."""
+    from closedloop import publish, runs
+
+    history = runs.history(warehouse)[-last:]
+    if history:
+        print(f"Last {len(history)} runs (newest last):")
+    for r in history:
+        rows = f"{r.rows_read:,} read, {r.rows_set_aside:,} set aside" if r.rows_read is not None else ""
+        tests = f"tests {r.tests_passed} passed / {r.tests_failed} failed" if r.tests_passed is not None else ""
+        detail = "; ".join(x for x in (rows, tests, r.message[:120]) if x)
+        print(f"  {r.started_at}  {r.status:<11} {r.run_id}  {detail}")
+    served = publish.served_build(warehouse)
+    kept = publish.kept_builds(warehouse)
+    if kept:
+        print("Kept builds: " + ", ".join(f"{b} (served)" if b == served else b for b in kept))

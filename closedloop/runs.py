@@ -1,0 +1,110 @@
+"""Run history: one record per build, whatever its end (published, failed, killed).
+
+Kept as JSON lines beside the warehouse (`runs.jsonl`), appended when a build ends, because a failed build has
+no warehouse of its own to write into; copied into every published warehouse as `ops.closedloop_runs`, so the
+Data page shows the history up to and including the build it is looking at. A killed build cannot write its
+own record: the next build finds its stale lock and records it as `killed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+TABLE = "ops.closedloop_runs"
+
+
+@dataclass
+class Run:
+    run_id: str
+    started_at: str  # ISO, local time of the machine that ran the build
+    ended_at: str | None = None
+    status: str = "running"  # published | failed | killed | rolled_back
+    raw_dir: str | None = None
+    mapping: str | None = None
+    rows_read: int | None = None
+    rows_loaded: int | None = None
+    rows_set_aside: int | None = None
+    sources: dict = field(default_factory=dict)  # table key -> [read, loaded, set aside] (absent tables omitted)
+    tests_passed: int | None = None
+    tests_failed: int | None = None
+    data_as_of: str | None = None
+    message: str = ""
+
+
+def history_path(warehouse: Path) -> Path:
+    return warehouse.parent / "runs.jsonl"
+
+
+def now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def append(warehouse: Path, run: Run) -> None:
+    path = history_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(asdict(run), ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def history(warehouse: Path) -> list[Run]:
+    path = history_path(warehouse)
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                runs.append(Run(**json.loads(line)))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line cut by a crash mid-write: the rest of the history still counts
+    return runs
+
+
+def write_table(database: Path, runs: list[Run]) -> None:
+    """Write the history into a (working) warehouse file as ops.closedloop_runs."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{**asdict(r), "sources": json.dumps(r.sources, ensure_ascii=False)} for r in runs])
+    for col in ("started_at", "ended_at", "data_as_of"):
+        frame[col] = pd.to_datetime(frame[col], errors="coerce")
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("create schema if not exists ops")
+        con.register("runs_frame", frame)
+        con.execute(f"create or replace table {TABLE} as select * from runs_frame order by started_at")
+        con.unregister("runs_frame")
+    finally:
+        con.close()
+
+
+def test_counts(dbt_result) -> tuple[int, int]:
+    """(passed, failed) data and unit tests of a dbt build result; warnings count as passed."""
+    passed = failed = 0
+    for r in getattr(dbt_result, "results", None) or []:
+        if r.node.resource_type not in ("test", "unit_test"):
+            continue
+        status = str(getattr(r.status, "value", r.status))
+        if status in ("pass", "warn"):
+            passed += 1
+        elif status in ("fail", "error"):
+            failed += 1
+    return passed, failed
+
+
+def data_as_of(database: Path) -> str | None:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        value = con.execute("select as_of_at from intermediate.int_as_of").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return value.isoformat(timespec="seconds") if value else None
