@@ -95,7 +95,11 @@ def similar(a: bytes, b: bytes) -> bool:
 def test_every_page_loads_without_an_exception(server, page, name, lang):
     open_page(page, server.url, "" if name == "overview" else name, LANG_QUERY[lang])
     assert exception_count(page) == 0
-    assert alerts(page, "Error") == []
+    # The Data page's stale-source callout is an error by design (the sample ends 2026-10-31, weeks before any
+    # run of this suite); the icon's name leads its text. Any other error callout is a failure.
+    errors = alerts(page, "Error")
+    assert [e for e in errors if not e.startswith("history")] == []
+    assert bool(errors) == (name == "data")
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert ("Data as of" if lang == "en" else "数据截至") in main
     assert "Traceback" not in main
