@@ -391,6 +391,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dq_warnings": ("警告（行已载入）", "Warnings (rows kept)"),
     "dq_not_checked": ("未能执行的检查", "Checks not run"),
     "dq_missing_columns": ("缺少的可选列", "Missing optional columns"),
+    # data page: run history
+    "run_history": ("构建记录", "Build history"),
+    "run_history_caption": ("每次构建一行（发布、失败、被中断、回滚），截至本仓库这一次构建。"
+                            "被中断的构建由下一次构建发现后记录。",
+                            "One row per build (published, failed, killed, rolled back) up to the build of this "
+                            "warehouse. A killed build is recorded by the next build, which finds its stale lock."),
+    "run_id": ("构建编号", "Build"),
+    "run_started": ("开始时间", "Started"),
+    "run_seconds": ("耗时（秒）", "Seconds"),
+    "run_published": ("已发布", "published"),
+    "run_failed": ("失败", "failed"),
+    "run_killed": ("被中断", "killed"),
+    "run_rolled_back": ("回滚", "rolled back"),
+    "run_rows_set_aside": ("搁置行数", "Rows set aside"),
+    "tests_passed": ("测试通过", "Tests passed"),
+    "tests_failed": ("测试失败", "Tests failed"),
+    "run_data_as_of": ("数据截至", "Data as of"),
     # data page: source freshness
     "freshness": ("数据源新鲜度", "Source freshness"),
     "fresh_caption": ("构建时检查各表最新一条记录的时间：超过 {warn} 天为警告，超过 {error} 天为错误。"

@@ -235,6 +235,15 @@ def source_freshness() -> pd.DataFrame:
         order by case status when 'error' then 0 when 'warn' then 1 when 'pass' then 2 else 3 end, table_key""")
 
 
+def run_history(limit: int = 30) -> pd.DataFrame:
+    """The builds up to and including the one this warehouse is (published, failed, killed, rolled back), newest
+    first."""
+    return fetch(f"""
+        select run_id, status, started_at, ended_at, epoch(ended_at - started_at) as seconds, rows_read,
+               rows_loaded, rows_set_aside, tests_passed, tests_failed, data_as_of, mapping, message
+        from ops.closedloop_runs order by started_at desc limit {int(limit)}""")
+
+
 def rejected_counts() -> pd.DataFrame:
     """Failing values per table and rule: the filter options of the rows set aside, with their counts."""
     return fetch("""

@@ -380,6 +380,10 @@ def test_the_data_page_shows_quality_and_freshness(warehouse, wh, lang):
         assert not stale
     if not wh.execute("select count(*) from ops.closedloop_rejected_rows").fetchall()[0][0]:
         assert t("no_rejected") in [s.value for s in at.success]
+    runs = wh.execute("select run_id, status from ops.closedloop_runs order by started_at desc").df()
+    history = [d.value for d in at.dataframe if t("run_id") in d.value.columns][0]
+    assert history[t("run_id")].tolist() == runs.run_id.tolist()
+    assert history[t("dq_status")].tolist()[0] == t("run_published")
 
 
 def test_absent_tables_and_warnings_are_said(sample, tmp_path, monkeypatch):

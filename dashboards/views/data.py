@@ -151,6 +151,25 @@ if "closedloop_load_report" in ops:
                 ui.table(rows, name, columns, {"source_row": "%d"}, key="rejected_rows", height=420)
                 ui.xlsx_button(name, rows, columns, key="rejected_rows")
 
+if "closedloop_runs" in ops:
+    with ui.section(t("run_history")):
+        history = q.run_history()
+        st.caption(t("run_history_caption"))
+        labels = {"published": t("run_published"), "failed": t("run_failed"), "killed": t("run_killed"),
+                  "rolled_back": t("run_rolled_back")}
+        ui.table(
+            history.assign(status_label=history.status.map(labels).fillna(history.status)),
+            t("run_history"),
+            {"run_id": t("run_id"), "status_label": t("dq_status"), "started_at": t("run_started"),
+             "seconds": t("run_seconds"), "rows_read": t("rows_read"), "rows_set_aside": t("run_rows_set_aside"),
+             "tests_passed": t("tests_passed"), "tests_failed": t("tests_failed"), "data_as_of": t("run_data_as_of"),
+             "message": t("message")},
+            {"started_at": "datetime", "data_as_of": "datetime", "seconds": "%.0f", "rows_read": "int",
+             "rows_set_aside": "int", "tests_passed": "int", "tests_failed": "int"},
+            key="run_history",
+            height=min(420, 38 + 35 * len(history)),
+        )
+
 with ui.section(t("mart_rows")):
     rows = q.mart_rows()
     if rows.empty:
