@@ -183,7 +183,8 @@ class _TableLander:
             return failures
         kwargs = rules[0].config["kwargs"]
         key_frame = frame.loc[dup_positions, kwargs.get("column_list") or [kwargs["column"]]].astype(str)
-        last = set(key_frame.groupby(list(key_frame.columns), sort=False).tail(1).index)
+        # dropna=False: a key part may be empty (an event without a user); such rows still form a group.
+        last = set(key_frame.groupby(list(key_frame.columns), sort=False, dropna=False).tail(1).index)
         return [f for f in failures if not (f.rule == "duplicate_key" and f.position in last)]
 
     def _write_landed(self, parts: list[Path], set_aside: pd.DataFrame) -> None:

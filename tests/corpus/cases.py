@@ -271,6 +271,15 @@ ROWS = [
          write("crm/opportunities_2026-05.csv", csv_text(OPPS_HEADER, [opp("O2", amount="7")])),
          counts=counts(opportunities=(4, 3, 1)), rejected=((OPPS, 3, "opportunity_id", "duplicate_key"),),
          landed={("crm/opportunities", "amount"): ["100000.00", "80000.5", "7"]}),
+    Case("duplicate_compound_key_with_an_empty_part", "stage history: O1 enters 方案交流 at the same instant twice, "
+         "no owner on either row (a key part may be empty): the later row loads",
+         write("crm/opportunity_stage_history.csv", csv_text(["opportunity_id", "stage", "entered_at", "amount"], [
+             ["O1", "方案交流", "2026-01-06T10:00:00", "1"], ["O1", "方案交流", "2026-01-06 10:00:00", "2"],
+             ["O1", "招投标", "2026-01-07T10:00:00", "3"]])),
+         counts=counts(opportunity_stage_history=(3, 2, 1)),
+         rejected=(("crm/opportunity_stage_history.csv", 2, "opportunity_id, stage, entered_at, owner_user_id",
+                    "duplicate_key"),),
+         landed={("crm/opportunity_stage_history", "amount"): ["2", "3"]}),
     Case("orphan_foreign_key", "an opportunity owned by U9, who is not in crm/users",
          append(OPPS, opp("O4", owner="U9")), counts=counts(opportunities=(4, 3, 1)),
          rejected=((OPPS, 5, "owner_user_id", "foreign_key"),),
