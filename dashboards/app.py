@@ -2,11 +2,13 @@
 
 Draws the frame every page shares — language and presentation switches, the global filters in the sidebar
 (bound to the URL), "data as of" — then runs the selected page from views/. The warehouse is read from
-CLOSEDLOOP_WAREHOUSE, read-only.
+CLOSEDLOOP_WAREHOUSE, read-only. With CLOSEDLOOP_ACCESS set (docs/access-control.md) the viewer is decided first —
+log in, no access, or a role and scope the query layer applies to every statement — before any query runs.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,8 +18,8 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboards import access, ui  # noqa: E402
 from dashboards import queries as q  # noqa: E402
-from dashboards import ui  # noqa: E402
 
 # (url path, title key, file, icon, section key)
 PAGES = [
@@ -35,18 +37,36 @@ PAGES = [
 st.set_page_config(page_title="closedloop", page_icon=":material/insights:", layout="wide",
                    initial_sidebar_state="auto", menu_items={})
 ui.configure_logging()
+q.set_access(None)  # nobody until the access check below says who is looking
 t, present, title_slot = ui.frame_controls()
 ui.presentation_css(present)
 
+
+def _user() -> dict:
+    try:
+        return st.user.to_dict()
+    except Exception:  # noqa: BLE001 - no session context: nobody is signed in
+        return {}
+
+
+# Who is looking: identity from a verified login or the server's environment, never from the URL.
+decision = access.decide(_user(), os.environ)
 here = Path(__file__).resolve().parent
 sections: dict[str, list] = {}
 for url, title, file, icon, section in PAGES:
     sections.setdefault(t(section), []).append(
         st.Page(here / file, title=t(title), icon=icon, url_path=url, default=(url == "overview")))
-nav = st.navigation(sections, position="top" if present else "sidebar")
+allowed = decision.status in ("off", "ok")
+nav = st.navigation(sections, position=("top" if present else "sidebar") if allowed else "hidden")
+viewer = ui.access_gate(t, decision, title_slot)  # stops the run here unless the viewer may see the dashboards
 
 try:
-    c = ui.build_context(t, present)
+    c = ui.build_context(t, present, viewer)
+except access.AccessDenied as exc:  # a department head whose departments are not in this warehouse
+    ui.log.warning("viewer %s: %s", viewer.email, exc)
+    title_slot.title(nav.title, anchor=False)
+    st.warning(t("access_no_departments", ids=", ".join(viewer.access.departments or ())), icon=ui.ACCESS_ICON)
+    st.stop()
 except q.NoWarehouse as exc:
     path = str(exc)
     title_slot.title(nav.title, anchor=False)

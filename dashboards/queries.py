@@ -8,12 +8,21 @@ Rules:
 - Cached: results are cached with `st.cache_data`, keyed by the warehouse file's identity (path, inode, size,
   mtime), so a new build is picked up on the next rerun and an old result is never served for it.
 - Aggregated in DuckDB: pages receive small frames.
+- Scoped for the viewer (docs/access-control.md): every statement goes through `fetch`, which applies the current
+  viewer's `Access`. A viewer limited to some departments runs the statement against views of the warehouse that
+  hold only those departments' rows (`SCOPED_RELATIONS`); a relation without a rule there is not visible at all,
+  so a new query over a new table fails closed. Contact details are masked unless the viewer may see them, and
+  the row-level queries (`@row_level`) refuse viewers without that right.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +32,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from dashboards.access import ENV_ACCESS, UNRESTRICTED, Access, AccessDenied, mask_frame
 from dashboards.periods import Window
 
 log = logging.getLogger("closedloop.dashboards")
@@ -70,15 +80,206 @@ def current_build() -> Build:
     return Build(str(path), st_.st_ino, st_.st_size, st_.st_mtime_ns)
 
 
-@st.cache_data(ttl=6 * 3600, max_entries=1024, show_spinner=False)
-def _fetch(build_key: tuple, sql: str, params: tuple) -> pd.DataFrame:
-    started = time.perf_counter()
-    con = duckdb.connect(build_key[0], read_only=True)
+# ---------------------------------------------------------------------------------------------------------------
+# The viewer's access, applied to every statement
+# ---------------------------------------------------------------------------------------------------------------
+
+_ACCESS: contextvars.ContextVar[Access | None] = contextvars.ContextVar("closedloop_access", default=None)
+
+
+def set_access(access: Access | None) -> None:
+    """The app sets the viewer's access at the start of every run, before its first query."""
+    _ACCESS.set(access)
+
+
+@contextlib.contextmanager
+def viewing(access: Access):
+    """Run queries as a given viewer (tests, scripts)."""
+    token = _ACCESS.set(access)
     try:
-        bound = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params}
+        yield
+    finally:
+        _ACCESS.reset(token)
+
+
+def current_access() -> Access:
+    """The access of the current run. With access control on (CLOSEDLOOP_ACCESS set) and no viewer set, nothing
+    is returned (fail closed); with it off, everything (the demo)."""
+    access = _ACCESS.get()
+    if access is None:
+        if os.environ.get(ENV_ACCESS, "").strip():
+            raise AccessDenied("no_viewer")
+        return UNRESTRICTED
+    return access
+
+
+def row_level(fn):
+    """Mark a query that returns the rows behind a total: it refuses viewers without the row-level right."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not current_access().row_level:
+            raise AccessDenied("row_level", fn.__name__)
+        return fn(*args, **kwargs)
+
+    wrapper.row_level = True
+    return wrapper
+
+
+# The attached warehouse of a scoped connection. No statement of this module names it: they read `marts.…`, which
+# resolves to the scoped views.
+_SRC = "_closedloop_unscoped"
+_ALLOWED = "(select department_id from _access.departments)"
+# Company-wide columns of fct_department_comparison: kept for department heads only with `company_benchmark`.
+COMPANY_COLUMNS = ("rest_numerator", "rest_denominator", "rest_rate", "company_numerator", "company_denominator",
+                   "company_rate", "difference", "difference_vs_rest", "z", "significance")
+
+
+def _dept(col: str) -> str:
+    return f"select * from {{src}} where {col} in {_ALLOWED}"
+
+
+def _comparison(access: Access, cols: set[str], exposed: set) -> str:
+    sql = f"select * from {{src}} where department_id in {_ALLOWED}"
+    hidden = [c for c in COMPANY_COLUMNS if c in cols]
+    if access.company_benchmark or not hidden:
+        return sql
+    return sql.replace("select *", "select * replace ("
+                       + ", ".join(f"case when false then {c} end as {c}" for c in hidden) + ")", 1)
+
+
+def _referred(exposed: set, key: str, facts: tuple[str, ...]) -> str:
+    return "".join(f" or {key} in (select {key} from marts.{f})" for f in facts if ("marts", f) in exposed)
+
+
+def _own_only(own: str, cols: set[str], hidden: tuple[str, ...]) -> str:
+    """`select * replace (...)` nulling `hidden` columns on rows that are not the viewer's (`own` is false)."""
+    present = [c for c in hidden if c in cols]
+    if not present:
+        return "select *"
+    return "select * replace (" + ", ".join(f"case when {own} then {c} end as {c}" for c in present) + ")"
+
+
+def _dim_account(access: Access, cols: set[str], exposed: set) -> str:
+    # The accounts of the viewer's departments, and the customers of their own deals, customers and tickets —
+    # without who owns the latter when that is another department.
+    own = f"owner_department_id in {_ALLOWED}"
+    return (_own_only(own, cols, ("owner_user_id", "owner_user_name", "owner_department_id"))
+            + f" from {{src}} where {own}"
+            + _referred(exposed, "account_id", ("fct_opportunities", "fct_customer_value", "fct_service")))
+
+
+def _dim_campaign(access: Access, cols: set[str], exposed: set) -> str:
+    # Their own campaigns (with budget), and the names of the campaigns their leads and deals came from (without
+    # another department's budget or ownership).
+    own = f"department_id in {_ALLOWED}"
+    return (_own_only(own, cols, ("budget", "department_id")) + f" from {{src}} where {own}"
+            + _referred(exposed, "campaign_id", ("fct_leads", "fct_opportunities")))
+
+
+# How each relation is seen by a viewer limited to some departments (`Access.departments`): "all" (no department
+# data: dimensions of dates, channels, stages; seeds; the as-of time; source freshness), a SELECT over `{src}`, or
+# a function of (access, the relation's columns, the relations exposed so far) returning one. Anything not listed
+# is invisible to them: company-wide marts (fct_cohort_retention; fct_campaign_roi, whose rows count every
+# department's leads and deals), the build's load report, rows set aside and run history, and every staging or
+# intermediate table. Order matters: dimensions that refer to facts come after them.
+SCOPED_RELATIONS: dict[tuple[str, str], object] = {
+    ("marts", "dim_date"): "all",
+    ("marts", "dim_channel"): "all",
+    ("marts", "dim_stage"): "all",
+    ("marts", "dim_department"): _dept("department_id"),
+    ("marts", "dim_user"): _dept("department_id"),
+    ("marts", "fct_leads"): _dept("department_id"),
+    ("marts", "fct_lead_flow_daily"): _dept("department_id"),
+    ("marts", "fct_opportunities"): _dept("department_id"),
+    ("marts", "fct_opportunity_stages"): _dept("department_id"),
+    ("marts", "fct_stage_conversion"): _dept("department_id"),
+    ("marts", "fct_department_comparison"): _comparison,
+    ("marts", "fct_resource_turnover"): _dept("department_id"),
+    ("marts", "fct_rep_performance"): _dept("department_id"),
+    ("marts", "fct_customer_value"): _dept("department_id"),
+    ("marts", "fct_service"): _dept("department_id"),
+    ("marts", "dim_account"): _dim_account,
+    ("marts", "dim_campaign"): _dim_campaign,
+    ("intermediate", "int_as_of"): "all",
+    ("config", "*"): "all",
+    ("ops", "closedloop_source_freshness"): "all",
+}
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnection, set[str]]:
+    """An in-memory connection whose `marts`, `intermediate`, `config` and `ops` schemas hold views of the warehouse
+    (attached read-only) limited to the viewer's departments and their descendants. Returns it and the names of the
+    warehouse's relations left invisible."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach {_quote(path)} as {_SRC} (read_only)")
+        tables = con.execute("select table_schema, table_name, list(column_name) from information_schema.columns "
+                             "where table_catalog = $c group by all", {"c": _SRC}).fetchall()
+        columns = {(s_, n): set(cols) for s_, n, cols in tables}
+        con.execute("create schema _access")
+        con.execute(f"""
+            create table _access.departments as
+            with recursive tree(department_id) as (
+                select department_id from {_SRC}.marts.dim_department where list_contains($roots, department_id)
+                union
+                select d.department_id from {_SRC}.marts.dim_department d
+                join tree on d.parent_department_id = tree.department_id)
+            select department_id from tree""", {"roots": list(access.departments or ())})
+        exposed: set[tuple[str, str]] = set()
+        schemas: set[str] = set()
+        for (schema, name), rule in SCOPED_RELATIONS.items():
+            names = sorted(n for s_, n in columns if s_ == schema) if name == "*" else [name]
+            for n in names:
+                if (schema, n) not in columns:
+                    continue
+                if schema not in schemas:
+                    con.execute(f'create schema "{schema}"')
+                    schemas.add(schema)
+                src = f'{_SRC}."{schema}"."{n}"'
+                body = rule(access, columns[(schema, n)], exposed) if callable(rule) else rule
+                select = f"select * from {src}" if body == "all" else body.format(src=src)
+                con.execute(f'create view "{schema}"."{n}" as {select}')
+                exposed.add((schema, n))
+        # No other file may be read from here (read_parquet of the landing, another ATTACH), nor this undone.
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+        return con, {n for (s_, n) in columns if (s_, n) not in exposed}
+    except BaseException:
+        con.close()
+        raise
+
+
+_MISSING_TABLE = re.compile(r'Table with name "?([\w.]+)"? does not exist')
+
+
+@st.cache_data(ttl=6 * 3600, max_entries=1024, show_spinner=False)
+def _fetch(build_key: tuple, access_key: tuple, sql: str, params: tuple) -> pd.DataFrame:
+    started = time.perf_counter()
+    access = Access.from_key(access_key)
+    bound = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params}
+    if access.scoped:
+        if _SRC in sql:  # the unscoped warehouse is for the views only
+            raise AccessDenied("company", "statement names the unscoped warehouse")
+        con, hidden = _scoped_connection(build_key[0], access)
+    else:
+        con, hidden = duckdb.connect(build_key[0], read_only=True), set()
+    try:
         df = con.execute(sql, bound).df()
+    except duckdb.CatalogException as exc:
+        # A relation that exists but is not visible to this viewer: say "not in your view", not "missing table".
+        missing = _MISSING_TABLE.search(str(exc))
+        if missing and missing.group(1).rsplit(".", 1)[-1] in hidden:
+            raise AccessDenied("company", missing.group(1)) from None
+        raise
     finally:
         con.close()
+    if not access.see_pii:
+        df = mask_frame(df)
     took = time.perf_counter() - started
     if took > SLOW_QUERY_SECONDS:
         log.warning("slow query (%.2f s): %s", took, " ".join(sql.split())[:200])
@@ -86,10 +287,11 @@ def _fetch(build_key: tuple, sql: str, params: tuple) -> pd.DataFrame:
 
 
 def fetch(sql: str, params: dict | None = None) -> pd.DataFrame:
-    """Run one read-only query against the current build (cached per build)."""
+    """Run one read-only query against the current build, as the current viewer (cached per build and scope)."""
+    access = current_access()
     build = current_build()
     items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in (params or {}).items()))
-    return _fetch(build.key, sql, items)
+    return _fetch(build.key, access.key, sql, items)
 
 
 class P:
@@ -196,7 +398,8 @@ def users() -> pd.DataFrame:
 
 def mart_rows() -> pd.DataFrame:
     names = fetch("""select table_name from information_schema.tables
-                     where table_schema = 'marts' order by table_name""").table_name.tolist()
+                     where table_schema = 'marts' and table_catalog = current_database()
+                     order by table_name""").table_name.tolist()
     if not names:
         return pd.DataFrame({"mart": [], "rows": []})
     sql = " union all ".join(f"select '{n}' as mart, count(*) as rows from marts.\"{n}\"" for n in names
@@ -251,6 +454,7 @@ def rejected_counts() -> pd.DataFrame:
         from ops.closedloop_rejected_rows group by table_key, rule order by table_key, rule""")
 
 
+@row_level
 def rejected_rows(table_key: str | None = None, rule: str | None = None, limit: int = REJECTED_LIMIT
                   ) -> pd.DataFrame:
     """The failing values (one row each), optionally of one table and/or one rule, in file order."""
@@ -323,13 +527,16 @@ def kpis(scope: Scope, windows: list[tuple[date, date]]) -> pd.DataFrame:
         group by w.i order by w.i""", p.values)
     p = P()
     w = _windows(p, windows)
-    nrr = fetch(f"""
-        with w as {w}
-        select w.i,
-            sum(r.mrr) filter (where r.months_since = 12 and r.month >= w.s and r.month < w.e) as mrr12,
-            sum(r.mrr_month0) filter (where r.months_since = 12 and r.month >= w.s and r.month < w.e) as mrr0
-        from w left join marts.fct_cohort_retention r on true
-        group by w.i order by w.i""", p.values)
+    try:
+        nrr = fetch(f"""
+            with w as {w}
+            select w.i,
+                sum(r.mrr) filter (where r.months_since = 12 and r.month >= w.s and r.month < w.e) as mrr12,
+                sum(r.mrr_month0) filter (where r.months_since = 12 and r.month >= w.s and r.month < w.e) as mrr0
+            from w left join marts.fct_cohort_retention r on true
+            group by w.i order by w.i""", p.values)
+    except AccessDenied:  # company-wide (no department): not in a department head's view
+        nrr = pd.DataFrame({"i": range(len(windows)), "mrr12": float("nan"), "mrr0": float("nan")})
     df = leads.merge(opps, on="i").merge(nrr, on="i")
     df["win_rate"] = df.won_deals / df.closed_deals.where(df.closed_deals > 0)
     df["lead_to_opp"] = df.cohort_converted / df.cohort_leads.where(df.cohort_leads > 0)
@@ -441,6 +648,7 @@ def median_days_by_department(w: Window, scope: Scope) -> pd.DataFrame:
         group by all order by department_name, s.stage_order""", p.values)
 
 
+@row_level
 def opportunities_closed(w: Window, scope: Scope, department_id: str | None, limit: int = 5000,
                          owner_user_id: str | None = None) -> pd.DataFrame:
     """The opportunities behind a win rate: closed (won or lost) in the window."""
@@ -464,9 +672,13 @@ def opportunities_closed(w: Window, scope: Scope, department_id: str | None, lim
         limit {int(limit)}""", p.values)
 
 
+@row_level
 def stage_drill(w: Window, scope: Scope, stage_name: str | None, department_id: str | None,
                 limit: int = 5000) -> pd.DataFrame:
-    """The opportunities behind a funnel step or heat-map cell: stage rows of the cohorts in the window."""
+    """The opportunities behind a funnel step or heat-map cell: stage rows of the cohorts in the window.
+
+    A left join: a department head sees the stage rows of their departments even for a deal since transferred to
+    another department (whose current details the query layer hides), so the rows still add up to the cell."""
     p = P()
     dept = f" and s.department_id = {p('dd', department_id)}" if department_id else \
         _in(p, "s.department_id", "d", scope.departments)
@@ -477,7 +689,7 @@ def stage_drill(w: Window, scope: Scope, stage_name: str | None, department_id: 
                s.entered_at, s.exited_at, round(s.days_in_stage, 1) as days_in_stage, s.outcome, s.is_inferred,
                s.next_stage_name, o.status, o.amount::double as amount, o.channel, a.grade
         from marts.fct_opportunity_stages s
-        join marts.fct_opportunities o using (opportunity_id)
+        left join marts.fct_opportunities o using (opportunity_id)
         left join marts.dim_account a on a.account_id = o.account_id
         left join marts.dim_department d on d.department_id = s.department_id
         left join marts.dim_user u on u.user_id = s.owner_user_id
@@ -496,6 +708,7 @@ LEAD_DATES = ("created_at", "mql_at", "sql_at", "converted_at", "first_assigned_
 LEAD_FLAGS = ("is_mql", "is_sql", "is_converted", "is_won", "is_sla_calc", "is_sla_met", "is_recovered")
 
 
+@row_level
 def leads_drill(w: Window, scope: Scope, date_col: str = "created_at", flag: str | None = None,
                 channel: str | None = None, limit: int = 5000) -> pd.DataFrame:
     """The leads behind a lead total: `date_col` in the window, optionally with `flag` set and one channel."""
@@ -529,6 +742,7 @@ def leads_drill(w: Window, scope: Scope, date_col: str = "created_at", flag: str
 OPPORTUNITY_DRILLS = ("created", "won", "closed", "open")
 
 
+@row_level
 def opportunities_drill(w: Window, scope: Scope, kind: str, limit: int = 5000) -> pd.DataFrame:
     """The opportunities behind an opportunity total: created in the window, won or closed in it, or open at
     its end — the same conditions as the KPI tiles."""

@@ -2,7 +2,10 @@
 mode, error guards, KPI tiles, tables and charts with their exports.
 
 A page gets everything it needs from `ctx()`: the language (`c.tr`), the selected period window and its
-comparison windows, and the query scope. No SQL here (see queries.py) and no chart encodings (see charts.py).
+comparison windows, the query scope and the viewer. No SQL here (see queries.py) and no chart encodings (see
+charts.py). Access control (docs/access-control.md) is enforced in queries.py; here it only changes what is said:
+the login and no-access pages, "your departments", links that name something outside the viewer's scope, and a
+sentence instead of a section the viewer may not see.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards import exports, periods
+from dashboards import access, exports, periods
 from dashboards import queries as q
 from dashboards.i18n import LANG_NAMES, LANGS, Tr
 
@@ -67,6 +70,8 @@ class Ctx:
     departments: pd.DataFrame
     channels: pd.DataFrame
     stages: pd.DataFrame
+    viewer: access.Viewer = access.OFF
+    outside_scope: tuple[str, ...] = ()  # department names in the link that are not the viewer's
     tables: list = field(default_factory=list)
 
     @property
@@ -82,6 +87,11 @@ class Ctx:
                                 for ch, lbl in zip(self.channels.channel, self.channels[col], strict=False)}
         self._stage_labels = {s: (lbl if isinstance(lbl, str) else s)
                               for s, lbl in zip(self.stages.stage_name, self.stages.label_en, strict=False)}
+
+    @property
+    def all_departments(self) -> str:
+        """The label of "no department selected": the whole company, or all of a department head's departments."""
+        return self.tr("my_departments" if self.viewer.access.scoped else "all_departments")
 
     def dept_name(self, dept_id) -> str:
         if dept_id is None or (isinstance(dept_id, float) and pd.isna(dept_id)):
@@ -102,7 +112,7 @@ class Ctx:
         return f"{self.stage_label(stage_name)} → {self.stage_label(next_stage_name)}"
 
     def filters_set(self) -> dict[str, bool]:
-        return {"department": bool(self.scope.departments), "channel": bool(self.scope.channels),
+        return {"department": bool(self.selected_departments), "channel": bool(self.scope.channels),
                 "grade": bool(self.scope.grades)}
 
 
@@ -121,6 +131,9 @@ def tr() -> Tr:
 # Errors
 # ---------------------------------------------------------------------------------------------------------------
 
+ACCESS_ICON = ":material/lock:"
+
+
 def reason(exc: BaseException, t: Tr) -> str:
     if isinstance(exc, (duckdb.CatalogException, duckdb.BinderException)):
         return t("reason_missing_table")
@@ -135,6 +148,10 @@ def guard(what: str):
     control flow (st.stop, st.rerun) derives from BaseException and passes through."""
     try:
         yield
+    except access.AccessDenied as exc:  # not a failure: the viewer may not see this part
+        log.info("not shown to this viewer (%s): %s", exc, what)
+        st.info(tr()(f"access_{exc.kind}" if exc.kind in ("company", "row_level") else "access_company"),
+                icon=ACCESS_ICON)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence on screen
         log.exception("dashboard block failed: %s", what)
         st.error(tr()("failed", what=what, reason=reason(exc, tr())), icon=":material/error:")
@@ -242,7 +259,7 @@ def expand_departments(selected: tuple[str, ...], depts: pd.DataFrame) -> tuple[
 
 
 def sidebar_filters(t: Tr, as_of: dict, first_day: date, depts: pd.DataFrame, chans: pd.DataFrame,
-                    grade_opts: list[str]) -> dict:
+                    grade_opts: list[str], all_label: str | None = None) -> dict:
     sb = st.sidebar
     sb.header(t("filters"), anchor=False)
     grain = sb.segmented_control(t("grain"), periods.GRAINS, default="month", format_func=t, key=K_GRAIN,
@@ -256,7 +273,8 @@ def sidebar_filters(t: Tr, as_of: dict, first_day: date, depts: pd.DataFrame, ch
                                     key=K_CMP, bind="query-params", required=True) or "previous"
     dept_ids, dept_labels = _dept_options(depts)
     sel_depts = sb.multiselect(t("department"), dept_ids, format_func=lambda d: dept_labels.get(d, d),
-                               key=K_DEPT, bind="query-params", placeholder=t("all_departments"), select_all=False)
+                               key=K_DEPT, bind="query-params", placeholder=all_label or t("all_departments"),
+                               select_all=False)
     chan_labels = {r.channel: (r.label_zh if t.zh else r.label_en) or r.channel for r in chans.itertuples()}
     sel_chans = sb.multiselect(t("channel"), chans.channel.tolist(), format_func=lambda c: chan_labels.get(c, c),
                                key=K_CHANNEL, bind="query-params", placeholder=t("all"), select_all=False)
@@ -266,24 +284,107 @@ def sidebar_filters(t: Tr, as_of: dict, first_day: date, depts: pd.DataFrame, ch
             "channels": tuple(sel_chans), "grades": tuple(sel_grades)}
 
 
-def build_context(t: Tr, present: bool) -> Ctx:
-    """Load the frame data, draw the filters and return the page context (also kept in session state)."""
+def url_outside(key: str, valid: list[str] | set[str]) -> list[str]:
+    """The values of URL parameter `key` that are not among `valid` (the labels a bound widget offers). Call it
+    before the widget is drawn: Streamlit drops such values from the URL when it draws the widget."""
+    return [v for v in st.query_params.get_all(key) if v and v not in set(valid)]
+
+
+def check_link(key: str, valid) -> None:
+    """For a viewer limited to some departments: say when the link's value for a bound picker (`key`) is not one
+    of the choices it offers them (`valid` labels). Nothing of it is shown either way (the query layer only returns
+    their departments' rows); this only says why. Call before drawing the picker."""
+    if not ctx().viewer.access.scoped:
+        return
+    names = url_outside(key, valid)
+    if names:
+        st.warning(tr()("not_in_view_link", names=tr().join(names)), icon=ACCESS_ICON)
+
+
+def build_context(t: Tr, present: bool, viewer: access.Viewer = access.OFF) -> Ctx:
+    """Load the frame data, draw the filters and return the page context (also kept in session state).
+
+    For a viewer limited to some departments, `q.departments()` holds only theirs (the query layer's scope), the
+    department filter offers only those, and "no department selected" means all of them (never the company)."""
     build = q.current_build()
     as_of = q.as_of()
     first_day, _ = q.date_range()
     depts, chans, stgs = q.departments(), q.channels(), q.stages()
-    f = sidebar_filters(t, as_of, first_day, depts, chans, q.grades())
+    scoped = viewer.access.scoped
+    if scoped and depts.empty:
+        raise access.AccessDenied("no_departments", ", ".join(viewer.access.departments or ()))
+    outside = tuple(url_outside(K_DEPT, set(_dept_options(depts)[1].values()))) if scoped else ()
+    f = sidebar_filters(t, as_of, first_day, depts, chans, q.grades(),
+                        t("my_departments") if scoped else t("all_departments"))
     grain = f["grain"]
     start = date.fromisoformat(f["period"])
     w = periods.window(grain, start, as_of["as_of_date"])
+    departments = expand_departments(f["departments"], depts)
+    if scoped and not departments:
+        departments = tuple(sorted(depts.department_id))
     c = Ctx(
         tr=t, present=present, build=build, as_of=as_of, grain=grain, window=w, cmp_mode=f["cmp"],
         cmp=periods.compare(w, f["cmp"]), prev=periods.previous(w), yoy=periods.last_year(w),
-        scope=q.Scope(departments=expand_departments(f["departments"], depts),
-                      channels=f["channels"] or None, grades=f["grades"] or None),
-        selected_departments=f["departments"], departments=depts, channels=chans, stages=stgs)
+        scope=q.Scope(departments=departments, channels=f["channels"] or None, grades=f["grades"] or None),
+        selected_departments=f["departments"], departments=depts, channels=chans, stages=stgs, viewer=viewer,
+        outside_scope=outside)
     st.session_state["_ctx"] = c
     return c
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Access: login, no-access and configuration-error pages
+# ---------------------------------------------------------------------------------------------------------------
+
+def _auth_problem(t: Tr) -> str | None:
+    """Why st.login cannot work here (no Authlib, no [auth] secrets), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("authlib") is None:
+        return t("login_no_authlib")
+    try:
+        configured = "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        configured = False
+    return None if configured else t("login_no_secrets")
+
+
+def access_gate(t: Tr, decision: access.Decision, title_slot) -> access.Viewer:
+    """Return the viewer when they may see the dashboards; otherwise draw the login, no-access or
+    configuration-error page and stop the run before any query."""
+    if decision.status in ("off", "ok"):
+        viewer = decision.viewer or access.OFF
+        q.set_access(viewer.access)
+        if viewer.role and st.session_state.get("_access_logged") != viewer.email:
+            st.session_state["_access_logged"] = viewer.email
+            log.info("viewer %s: %s%s", viewer.email, viewer.role,
+                     f" of {', '.join(viewer.access.departments)}" if viewer.access.scoped else "")
+        if viewer.login:
+            st.sidebar.caption(t("signed_in_as", email=viewer.email, role=t(f"access_role_{viewer.role}")))
+            st.sidebar.button(t("log_out"), on_click=st.logout, icon=":material/logout:", type="tertiary")
+        return viewer
+    q.set_access(None)
+    title_slot.title("closedloop", anchor=False)
+    if decision.status == "login":
+        problem = _auth_problem(t)
+        if problem:
+            log.error("access: login is on but cannot work: %s", problem)
+            st.error(problem, icon=":material/error:")
+        else:
+            st.info(t("login_prompt"), icon=ACCESS_ICON)
+            provider = decision.config.provider if decision.config else None
+            st.button(t("log_in"), on_click=st.login, args=(provider,) if provider else (), type="primary",
+                      icon=":material/login:")
+    elif decision.status == "denied":
+        log.warning("access denied (%s): %s", decision.reason, decision.detail or "-")
+        st.warning(t(f"no_access_{decision.reason}", email=decision.detail or "–"), icon=ACCESS_ICON)
+        if decision.config and decision.config.login and decision.reason != "no_identity":
+            st.button(t("log_out"), on_click=st.logout, icon=":material/logout:")
+    else:
+        log.error("access configuration: %s", decision.detail)
+        st.error(t("access_config_error"), icon=":material/error:")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
 
 
 def header(c: Ctx, title: str, slot) -> None:
@@ -297,10 +398,20 @@ def header(c: Ctx, title: str, slot) -> None:
         scope.append(t.join(c.channel_label(ch) for ch in c.scope.channels))
     if c.scope.grades:
         scope.append(t("grade") + " " + "/".join(c.scope.grades))
+    if c.viewer.access.scoped and not c.selected_departments:
+        scope.append(t("your_departments", names=t.join(c.dept_name(d) for d in c.departments.department_id
+                                                          if not _has_parent_in(d, c.departments))))
     st.caption(" · ".join([t("data_as_of", when=t.datetime(c.as_of["as_of_at"])),
                            t("built_at", when=t.datetime(published))] + scope))
+    if c.outside_scope:
+        st.warning(t("not_your_departments", names=t.join(c.outside_scope)), icon=ACCESS_ICON)
     if c.window.is_partial:
         st.caption(t("running_period", period=t.period(c.grain, c.window.start), day=t.date(c.window.last_day)))
+
+
+def _has_parent_in(dept_id: str, depts: pd.DataFrame) -> bool:
+    parent = depts.loc[depts.department_id == dept_id, "parent_department_id"]
+    return bool(len(parent)) and isinstance(parent.iloc[0], str) and parent.iloc[0] in set(depts.department_id)
 
 
 # ---------------------------------------------------------------------------------------------------------------

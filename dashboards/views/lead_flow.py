@@ -89,7 +89,9 @@ with ui.section(t("lead_funnel"), t("lead_funnel_rule")):
                     "won": "is_won",
                 }[step_pick]
                 what = f"{c.channel_label(ch_pick) if ch_pick else t('all')} · {t(step_pick)}"
-                ui.lead_rows(q.leads_drill(c.window, c.scope, "created_at", flag, ch_pick or None), what, "lead_rows")
+                with ui.guard(what):  # rows behind a total: only for viewers with row-level access
+                    ui.lead_rows(q.leads_drill(c.window, c.scope, "created_at", flag, ch_pick or None), what,
+                                 "lead_rows")
         ui.table(
             steps,
             t("lead_funnel"),

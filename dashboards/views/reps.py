@@ -86,6 +86,7 @@ with right, ui.section(t("rep_vs_best")):
         ui.no_data(t("rep_vs_best"))
     else:
         labels = {r.user_id: f"{r.user_name} · {r.department_name}" for r in reps.itertuples()}
+        ui.check_link("rep", labels.values())
         rep_id = st.selectbox(
             t("choose_rep"), list(labels), format_func=lambda u: labels.get(u, u), key="rep", bind="query-params"
         )

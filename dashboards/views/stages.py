@@ -16,6 +16,8 @@ c = ui.ctx()
 t = c.tr
 MARK = {"significant": "●", "not_significant": "○", "too_few": "·"}
 K_DRILL_DEPT, K_DRILL_STEP, K_STEP = "drill_dept", "drill_step", "step"
+# A department head without the company benchmark gets no rest-of-company figures (the query layer nulls them).
+BENCHMARK = not c.viewer.access.scoped or c.viewer.access.company_benchmark
 
 
 def metric_label(r) -> str:
@@ -118,7 +120,7 @@ metric_order = (
 )
 
 event = None
-with ui.section(t("heatmap_title"), t("heatmap_note")):
+with ui.section(t("heatmap_title"), t("heatmap_note") if BENCHMARK else t("heatmap_note_own")):
     ui.ignores(["channel", "grade"], chart=True)
     if depts.empty:
         ui.no_data(t("heatmap_title"))
@@ -181,7 +183,9 @@ if not depts.empty:
             for k in ("above", "below", "not_significant", "too_few")
         }
         d1 = one.dropna(subset=["rate"]).assign(flag_label=lambda x: x.flag.map(flags))
-        if d1.empty:
+        if not BENCHMARK:
+            st.info(t("access_company"), icon=ui.ACCESS_ICON)
+        elif d1.empty:
             ui.no_data(names.get(step, step))
         else:
             ui.chart(
@@ -244,10 +248,8 @@ if not depts.empty:
                 "rate": t("rate"),
                 "ci_low": t("ci_low"),
                 "ci_high": t("ci_high"),
-                "rest_rate": t("rest_rate"),
-                "company_rate": t("company_rate"),
-                "difference": t("difference"),
-                "flag_label": t("significance"),
+                **({"rest_rate": t("rest_rate"), "company_rate": t("company_rate"),
+                    "difference": t("difference"), "flag_label": t("significance")} if BENCHMARK else {}),
                 "previous_rate": t("previous_rate"),
                 "change": t("change"),
                 "change_label": t("change_significance"),
@@ -316,6 +318,7 @@ with ui.section(t("drill"), t("pick_to_drill")):
             st.session_state[K_DRILL_STEP] = sig[1] or ""
     dept_opts = [""] + sorted(set(depts.department_id) if not depts.empty else set(), key=lambda d: c.dept_name(d))
     step_opts = [""] + c.stages.stage_name.tolist() + ["win_rate"]
+    ui.check_link(K_DRILL_DEPT, [c.dept_name(d) if d else c.all_departments for d in dept_opts])
     a, b = st.columns(2)
     with a:
         d_id = st.selectbox(
@@ -323,7 +326,7 @@ with ui.section(t("drill"), t("pick_to_drill")):
             dept_opts,
             key=K_DRILL_DEPT,
             bind="query-params",
-            format_func=lambda d: c.dept_name(d) if d else t("all_departments"),
+            format_func=lambda d: c.dept_name(d) if d else c.all_departments,
         )
     with b:
         s_key = st.selectbox(
@@ -345,7 +348,7 @@ with ui.section(t("drill"), t("pick_to_drill")):
         rows = q.opportunities_closed(c.window, c.scope, d_id or None)
         if not rows.empty:
             rows["status_label"] = [t(f"status_{x}") for x in rows.status]
-        what = f"{c.dept_name(d_id) if d_id else t('all_departments')} · {t('win_rate')}"
+        what = f"{c.dept_name(d_id) if d_id else c.all_departments} · {t('win_rate')}"
         cols = {
             "opportunity_id": "ID",
             "opportunity_name": t("opportunity"),
@@ -361,7 +364,7 @@ with ui.section(t("drill"), t("pick_to_drill")):
         fmts = {"closed_at": "datetime", "amount": "money"}
     else:
         rows = q.stage_drill(c.window, c.scope, s_key or None, d_id or None)
-        what = f"{c.dept_name(d_id) if d_id else t('all_departments')} · {c.stage_label(s_key) if s_key else t('all')}"
+        what = f"{c.dept_name(d_id) if d_id else c.all_departments} · {c.stage_label(s_key) if s_key else t('all')}"
         if not rows.empty:
             rows["outcome_label"] = rows.outcome.map(
                 {"advanced": t("advanced_o"), "lost_here": t("lost_here"), "open_here": t("open_here")}
