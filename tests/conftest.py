@@ -6,6 +6,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -82,3 +83,13 @@ def defects(tmp_path_factory: pytest.TempPathFactory) -> Defects:
     result = build(raw, root / "warehouse.duckdb", out=log)
     return Defects(raw=raw, warehouse=result.warehouse, landing=current_landing_dir(result.warehouse),
                    tables={t.table: t for t in result.tables}, build_log=log.getvalue())
+
+
+@pytest.fixture(scope="session")
+def as_of(sample) -> date:
+    """The sample's "now" (int_as_of), which the dashboards' default period is measured from."""
+    con = duckdb.connect(str(sample.warehouse), read_only=True)
+    try:
+        return con.execute("select as_of_date from intermediate.int_as_of").fetchall()[0][0]
+    finally:
+        con.close()

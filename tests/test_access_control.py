@@ -391,15 +391,6 @@ def results(fn, arglist) -> list:
     return out
 
 
-@pytest.fixture(scope="module")
-def as_of(sample) -> date:
-    con = duckdb.connect(str(sample.warehouse), read_only=True)
-    try:
-        return con.execute("select as_of_date from intermediate.int_as_of").fetchall()[0][0]
-    finally:
-        con.close()
-
-
 def test_every_public_query_function_is_covered(org, as_of):
     assert public_queries() == set(calls(org, as_of)), "a new query function needs a row in calls()"
     # The row-level ones refuse a viewer without the right, before any SQL runs.

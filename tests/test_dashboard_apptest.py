@@ -37,15 +37,6 @@ def warehouse(sample, monkeypatch) -> Path:
     return sample.warehouse
 
 
-@pytest.fixture(scope="module")
-def as_of(sample) -> date:
-    con = duckdb.connect(str(sample.warehouse), read_only=True)
-    try:
-        return con.execute("select as_of_date from intermediate.int_as_of").fetchall()[0][0]
-    finally:
-        con.close()
-
-
 def run(view: str = "overview", **params):
     """Run the app on `view` with URL parameters `params` (widget labels, as a copied link carries them)."""
     from streamlit.testing.v1 import AppTest
