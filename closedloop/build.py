@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +36,22 @@ class BuildResult:
     tables: list[TableReport] = field(default_factory=list)
     # Source freshness counts by status (pass, warn, error, absent); empty when it could not be checked.
     freshness: dict[str, int] = field(default_factory=dict)
+    # "incremental" (from a copy of the served build, changed entities only) or "full"; and why.
+    mode: str = "full"
+    mode_reason: str = ""
+    # Models whose SQL ran in incremental form (only the affected keys): empty on a full build.
+    incremental_models: list[str] = field(default_factory=list)
+
+
+# What an incremental build may start from: the served build must have been built by the same dbt project (models,
+# macros, seeds, dbt_project.yml), the same vars and the same dbt/duckdb, or its tables are not what this project
+# would have built (a changed model would otherwise keep stale rows for every entity that did not change).
+_FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml")
+# The change models an incremental build reads its affected entities from (reported in the run history).
+_CHANGED_SETS = {"leads": "intermediate.int_incremental__changed_leads",
+                 "opportunities": "intermediate.int_incremental__changed_opportunities"}
+# dbt prints this in the SQL of a model that ran incrementally (macros/incremental.sql, incremental_only).
+_INCREMENTAL_MARK = "closedloop: incremental, affected keys only"
 
 
 @contextmanager
@@ -121,12 +138,82 @@ def _stale_lock(warehouse: Path, holder: dict, out: TextIO) -> None:
                                     message="killed before it finished; found by the next build's stale lock"))
 
 
-def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = True,
+def project_fingerprint(vars_: dict | None) -> str:
+    """A hash of the dbt project's files, the vars and the dbt/duckdb versions a build runs with."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for name in _FINGERPRINTED:
+        root = PROJECT_DIR / name
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(vars_ or {}, sort_keys=True, default=str).encode())
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        digest.update(f"{package}={version(package)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_mode(warehouse: Path, full_refresh: bool, fingerprint: str, raw_dir: Path | None = None,
+               mapping: str | None = None) -> tuple[str, str]:
+    """("incremental" | "full", why): incremental when a served warehouse exists, built by a published build of the
+    same project fingerprint (and, when given, from the same raw folder and mapping), and no full refresh was asked
+    for. Another raw folder is another company's history: its changes cannot be told from the served build's."""
+    from closedloop import publish, runs
+
+    if full_refresh:
+        return "full", "--full-refresh"
+    if not warehouse.exists():
+        return "full", "first build (no served warehouse)"
+    served = publish.served_build(warehouse)
+    record = next((r for r in reversed(runs.history(warehouse)) if r.run_id == served and r.status == "published"),
+                  None)
+    if record is None:
+        return "full", f"the served build {served} has no published run record"
+    if record.project_fingerprint != fingerprint:
+        return "full", (f"the served build {served} was built by another version of the dbt project, vars or "
+                        "dbt/duckdb")
+    if raw_dir is not None and (record.raw_dir != str(raw_dir) or record.mapping != mapping):
+        return "full", f"the served build {served} was built from another raw folder or mapping"
+    return "incremental", f"from the served build {served}"
+
+
+def _start_from_served(warehouse: Path, working: Path) -> None:
+    """The working file starts as a real copy of the served warehouse (never a hard link: the served file and the
+    kept builds linked to it must not change while dbt updates the copy)."""
+    shutil.copyfile(warehouse, working)
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, working.with_name(working.name + ".wal"))
+
+
+def _incremental_summary(result, working: Path) -> tuple[list[str], str]:
+    """The models that ran in incremental form, and a sentence for the run history."""
+    import duckdb
+
+    models = sorted(r.node.name for r in getattr(result.result, "results", None) or []
+                    if r.node.resource_type == "model" and _INCREMENTAL_MARK in (r.node.compiled_code or ""))
+    con = duckdb.connect(str(working), read_only=True)
+    try:
+        counts = {k: con.execute(f"select count(*) from {t}").fetchone()[0] for k, t in _CHANGED_SETS.items()}
+    except duckdb.Error:
+        counts = {}
+    finally:
+        con.close()
+    changed = " and ".join(f"{n:,} {k}" for k, n in counts.items())
+    return models, f"{len(models)} models updated incrementally" + (f" ({changed} recomputed)" if changed else "")
+
+
+def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = False,
           vars_: dict | None = None, mapping: str | None = None, fail_on_stale: bool = False,
           keep: int | None = None) -> BuildResult:
     """Validate and land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on
     success. A failure anywhere leaves the served warehouse and the landing it reads untouched. One build per
     warehouse at a time (`closedloop.lock`); every build ends with a line in the run history (`closedloop.runs`).
+
+    Incremental by default: when a warehouse is served (and was built by this dbt project and these vars), the
+    working file starts as a copy of it and dbt updates only what changed (docs/dbt-conventions.md, "Incremental
+    models"); `full_refresh` (or a first build) rebuilds everything from the landed data.
 
     Source freshness is checked after the models pass and before publishing (`ops.closedloop_source_freshness`);
     a stale source never stops the publish. With `fail_on_stale`, a source past the error threshold (or a
@@ -138,7 +225,8 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     landing_dir = new_landing_dir(warehouse)
     with build_lock(warehouse, on_stale=lambda holder: _stale_lock(warehouse, holder, out), build_id=landing_dir.name):
-        run = runs.Run(run_id=landing_dir.name, started_at=runs.now(), raw_dir=str(raw_dir), mapping=mapping)
+        run = runs.Run(run_id=landing_dir.name, started_at=runs.now(), raw_dir=str(raw_dir), mapping=mapping,
+                       project_fingerprint=project_fingerprint(vars_))
         try:
             done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
                                                  mapping, publish.KEEP if keep is None else keep)
@@ -172,22 +260,34 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
     working.parent.mkdir(parents=True, exist_ok=True)
     for stale in (working, working.with_name(working.name + ".wal")):
         stale.unlink(missing_ok=True)
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    run.mode, reason = build_mode(warehouse, full_refresh, run.project_fingerprint, raw_dir, mapping)
+    if run.mode == "incremental":
+        _start_from_served(warehouse, working)
+    args = ["build"] + (["--full-refresh"] if run.mode == "full" else [])
     if vars_:
         args += ["--vars", json.dumps(vars_)]
-    print("Building with dbt", file=out, flush=True)
+    print(f"Building with dbt ({run.mode}: {reason})", file=out, flush=True)
     result = run_dbt(args, landing_dir, working, out=out)
     run.tests_passed, run.tests_failed = runs.test_counts(result.result)
     if not result.success:
-        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.")
+        hint = " (An incremental build: `closedloop build --full-refresh` rebuilds everything.)" \
+            if run.mode == "incremental" else ""
+        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.{hint}")
     nodes = len(getattr(result.result, "results", []) or [])
+    incremental_models: list[str] = []
+    if run.mode == "incremental":
+        incremental_models, summary = _incremental_summary(result, working)
+        run.message = f"incremental {reason}: {summary}"
+    else:
+        run.message = f"full: {reason}"
     freshness = check_freshness(landing_dir, working, reports, vars_, out)
     run.data_as_of = runs.data_as_of(working)
     run.status, run.ended_at = "published", runs.now()
     runs.write_table(working, [*runs.history(warehouse), run])
     publish.publish(working, warehouse, landing_dir.name, keep)
     done = BuildResult(warehouse=warehouse, seconds=0.0, nodes=nodes, tables=reports,
-                       freshness=freshness_counts(freshness))
+                       freshness=freshness_counts(freshness), mode=run.mode, mode_reason=reason,
+                       incremental_models=incremental_models)
     return done, freshness
 
 

@@ -65,10 +65,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
-    result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep)
+    result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep,
+                   full_refresh=args.full_refresh)
     set_aside = sum(r.rows_rejected for r in result.tables)
     note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
-    print(f"Built {warehouse} in {result.seconds:.1f} s ({result.nodes} dbt nodes passed){note}.")
+    print(f"Built {warehouse} in {result.seconds:.1f} s ({result.mode}, {result.nodes} dbt nodes passed){note}.")
     return 0
 
 
@@ -155,7 +156,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate the exports and build the warehouse with dbt",
                        description="Validate and land the raw folder (rows failing the expectation suites are set "
                                    "aside and counted), run `dbt build` in-process (models, seeds, data tests, "
-                                   "unit tests) into a working file, and replace the warehouse only if it all passes.")
+                                   "unit tests) into a working file, and replace the warehouse only if it all passes. "
+                                   "When a warehouse is served, the working file starts as a copy of it and only the "
+                                   "entities that changed are recomputed (incremental); --full-refresh rebuilds all.")
     b.add_argument("--raw", help="raw export folder with crm/, campaign/, service/ (or CLOSEDLOOP_RAW)")
     b.add_argument("--warehouse", help="DuckDB file to publish (or CLOSEDLOOP_WAREHOUSE)")
     b.add_argument("--mapping", help=mapping_help)
@@ -163,6 +166,10 @@ def parser() -> argparse.ArgumentParser:
                    help="exit 1 (after publishing) when a source is older than freshness_error_after_days")
     b.add_argument("--keep", type=int, default=None, metavar="N",
                    help="published builds kept for `closedloop rollback` (default 3)")
+    b.add_argument("--full-refresh", action="store_true",
+                   help="rebuild every model from the landed data instead of updating the served warehouse "
+                        "incrementally (the default when one is served: only what changed is recomputed, with a "
+                        "look-back window of incremental_lookback_days for late rows)")
     b.set_defaults(func=_cmd_build)
 
     r = sub.add_parser("rollback", help="serve the previous published build again",

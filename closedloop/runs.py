@@ -35,6 +35,11 @@ class Run:
     tests_failed: int | None = None
     data_as_of: str | None = None
     message: str = ""
+    # incremental (started from a copy of the served build, changed rows only) | full (everything rebuilt)
+    mode: str | None = None
+    # closedloop.build.project_fingerprint of the dbt project and vars the build ran with: an incremental build
+    # starts only from a served build with the same one
+    project_fingerprint: str | None = None
 
 
 def history_path(warehouse: Path) -> Path:

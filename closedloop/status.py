@@ -55,7 +55,7 @@ def print_runs(warehouse: Path, last: int = 10) -> None:
     for r in history:
         rows = f"{r.rows_read:,} read, {r.rows_set_aside:,} set aside" if r.rows_read is not None else ""
         tests = f"tests {r.tests_passed} passed / {r.tests_failed} failed" if r.tests_passed is not None else ""
-        detail = "; ".join(x for x in (rows, tests, r.message[:120]) if x)
+        detail = "; ".join(x for x in (r.mode or "", rows, tests, r.message[:120]) if x)
         print(f"  {r.started_at}  {r.status:<11} {r.run_id}  {detail}")
     served = publish.served_build(warehouse)
     kept = publish.kept_builds(warehouse)

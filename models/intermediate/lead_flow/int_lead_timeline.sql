@@ -1,6 +1,8 @@
 -- One row per lead with the times of its milestones, replayed from the lead and ownership logs.
 -- Metric rules (SLA, recovery, funnel flags) build on these times in fct_leads; the ownership replay
 -- (int_ownership_intervals) reads closed_at from here to end a lead's holding.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_leads') }}
 with leads as (
 
     select
@@ -11,6 +13,8 @@ with leads as (
         converted_opportunity_id,
         disqualify_reason
     from {{ ref('stg_crm__leads') }}
+    -- an incremental build replays only the changed leads (each lead's replay reads that lead's rows alone)
+    where {{ incremental_only('lead_id', 'incremental_changed_leads') }}
 
 ),
 
@@ -18,6 +22,7 @@ lead_events as (
 
     select lead_id, event_at, event_type, reason
     from {{ ref('stg_crm__lead_events') }}
+    where {{ incremental_only('lead_id', 'incremental_changed_leads') }}
 
 ),
 
@@ -31,6 +36,7 @@ lead_ownership_events as (
         ownership_event_id
     from {{ ref('stg_crm__ownership_events') }}
     where entity_type = 'lead'
+      and {{ incremental_only('entity_id', 'incremental_changed_leads') }}
 
 ),
 
@@ -39,6 +45,7 @@ lead_activities as (
     select lead_id, activity_at
     from {{ ref('stg_crm__activities') }}
     where lead_id is not null
+      and {{ incremental_only('lead_id', 'incremental_changed_leads') }}
 
 ),
 
@@ -47,6 +54,7 @@ primary_opportunities as (
     select lead_id, opportunity_id, opportunity_created_at
     from {{ ref('int_lead_opportunities') }}
     where is_primary_for_lead
+      and {{ incremental_only('lead_id', 'incremental_changed_leads') }}
 
 ),
 

@@ -4,6 +4,9 @@
 -- leaves its holder when it closes (converted, or finally disqualified): a closed lead is no longer
 -- a resource to work, and the turnover formula counts the conversion as the outflow. Accounts stay
 -- held until released or moved to another owner.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_leads') }}
+-- depends_on: {{ ref('int_incremental__watermarks') }}
 with ownership_events as (
 
     select
@@ -16,6 +19,8 @@ with ownership_events as (
     from {{ ref('stg_crm__ownership_events') }}
     where entity_type in ('lead', 'account')
         and event_type in ('assigned', 'released', 'claimed', 'transferred')
+        -- an incremental build replays only the changed leads and accounts, each from its whole history
+        and {{ incremental_only('(entity_type, entity_id)', 'incremental_changed_holding_entities') }}
 
 ),
 
@@ -24,6 +29,7 @@ lead_closures as (
     select lead_id, closed_at, final_status
     from {{ ref('int_lead_timeline') }}
     where closed_at is not null
+      and {{ incremental_only('lead_id', 'incremental_changed_leads') }}
 
 ),
 

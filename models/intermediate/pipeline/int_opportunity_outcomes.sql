@@ -1,5 +1,7 @@
 -- One row per opportunity: its status, when and by whom it closed, and how far into the funnel it got.
 -- The funnel is the seed's open stages (is_closed = false) in stage_order; the closed stages only end it.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_opportunities') }}
 with stages as (
 
     select stage_name, stage_order, label_en, is_closed, is_won
@@ -67,12 +69,15 @@ opportunities as (
         on lower(opportunities.stage) = stage_aliases.stage_alias
     left join stages as current_stages
         on stage_aliases.stage_name = current_stages.stage_name
+    -- an incremental build recomputes only the changed opportunities
+    where {{ incremental_only('opportunities.opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 
 entries as (
 
     select * from {{ ref('int_opportunity_stage_entries') }}
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 

@@ -1,6 +1,8 @@
 -- Every stage (open or closed) an opportunity actually entered, once per stage: first and last entry.
 -- Re-entering a stage after moving back counts once, at its first entry (SPEC §4 Stage reached); the last
 -- entry is kept because a closing stage's time is its latest entry (a deal lost, reopened and won closes late).
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_opportunities') }}
 with stages as (
 
     select stage_name, stage_order, label_en, is_closed, is_won
@@ -19,6 +21,8 @@ opportunities as (
 
     select opportunity_id, owner_user_id, created_at, stage
     from {{ ref('stg_crm__opportunities') }}
+    -- an incremental build recomputes only the changed opportunities, each from its whole history
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 
@@ -33,6 +37,7 @@ history_rows as (
     inner join stage_aliases
         on lower(history.stage) = stage_aliases.stage_alias
     where history.entered_at is not null
+      and {{ incremental_only('history.opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 
@@ -42,6 +47,7 @@ opportunities_with_history as (
     select distinct opportunity_id
     from {{ ref('stg_crm__opportunity_stage_history') }}
     where opportunity_id is not null
+      and {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 

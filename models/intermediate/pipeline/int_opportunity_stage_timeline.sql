@@ -1,6 +1,8 @@
 -- Each opportunity's path through the funnel in time order: one row per open stage reached (SPEC §4 Stage
 -- reached: skipped stages filled in) plus, for a closed deal, its close as a pseudo-entry ordered after every
 -- stage. Kept as its own table because the exits (int_opportunity_stages_reached) read it several times.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_opportunities') }}
 with open_stages as (
 
     select stage_name, stage_order
@@ -12,6 +14,8 @@ with open_stages as (
 outcomes as (
 
     select * from {{ ref('int_opportunity_outcomes') }}
+    -- an incremental build recomputes only the changed opportunities
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 
@@ -20,6 +24,7 @@ open_entries as (
     select opportunity_id, stage_name, first_entered_at, first_owner_user_id, entry_count, entry_source
     from {{ ref('int_opportunity_stage_entries') }}
     where not is_closed_stage
+      and {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 

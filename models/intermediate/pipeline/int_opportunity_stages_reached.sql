@@ -1,8 +1,12 @@
 -- One row per opportunity and open stage it reached (SPEC §4 Stage reached), with entry, exit and outcome.
 -- The exit of a stage is the first later moment the deal entered a later stage, or closed.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_opportunities') }}
 with timeline as (
 
     select * from {{ ref('int_opportunity_stage_timeline') }}
+    -- an incremental build recomputes only the changed opportunities
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 

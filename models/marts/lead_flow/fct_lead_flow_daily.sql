@@ -5,6 +5,9 @@
 -- day they reached it; assigned, claimed and released count ownership events as logged.
 -- Open backlog at day end = leads created by then and not yet closed (converted or disqualified),
 -- a running sum of opens minus closes, never a day × lead expansion.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_leads') }}
+-- depends_on: {{ ref('int_incremental__watermarks') }}
 with leads as (
 
     select
@@ -37,6 +40,18 @@ ownership_events as (
 as_of as (
 
     select as_of_date from {{ ref('int_as_of') }}
+
+),
+
+-- An incremental build recounts the days from the first one a change can reach (macros/incremental.sql) and keeps
+-- the days before it, running backlog included; a full build counts from the beginning.
+recount as (
+
+    {% if is_incremental_run() -%}
+    {{ incremental_lead_flow_cutoff() }} /* closedloop: incremental, affected keys only */
+    {%- else -%}
+    select cast('-infinity' as date) as cutoff_date
+    {%- endif %}
 
 ),
 
@@ -73,9 +88,12 @@ ownership_flows as (
 
 flows as (
 
-    select * from lead_milestones
-    union all
-    select * from ownership_flows
+    select * from (
+        select * from lead_milestones
+        union all
+        select * from ownership_flows
+    )
+    where flow_date >= (select cutoff_date from recount)
 
 ),
 
@@ -115,11 +133,54 @@ reportable_counts as (
 
 -- A dense day spine per department × channel (from its first day to as_of) so the backlog is
 -- readable on every day: days × groups, a few hundred thousand rows at most.
-group_spans as (
+counted_spans as (
 
     select department_id, channel, is_company_row, min(flow_date) as first_date
     from reportable_counts
     group by department_id, channel, is_company_row
+
+),
+
+-- the groups of the kept days, with the day each began and its backlog at the end of the last kept day
+kept_spans as (
+
+    {% if is_incremental_run() -%}
+    select
+        department_id,
+        channel,
+        department_id is null as is_company_row,
+        min(flow_date) as first_date,
+        arg_max(open_backlog, flow_date) as kept_backlog
+    from {{ this }}
+    where flow_date < (select cutoff_date from recount)
+    group by department_id, channel
+    {%- else -%}
+    select
+        cast(null as varchar) as department_id,
+        cast(null as varchar) as channel,
+        cast(null as boolean) as is_company_row,
+        cast(null as date) as first_date,
+        cast(null as bigint) as kept_backlog
+    where false
+    {%- endif %}
+
+),
+
+group_spans as (
+
+    select
+        coalesce(kept_spans.department_id, counted_spans.department_id) as department_id,
+        coalesce(kept_spans.channel, counted_spans.channel) as channel,
+        coalesce(kept_spans.is_company_row, counted_spans.is_company_row) as is_company_row,
+        -- the recount starts at the cutoff for a group that already has kept days
+        case when kept_spans.first_date is not null then (select cutoff_date from recount)
+             else counted_spans.first_date end as first_date,
+        coalesce(kept_spans.kept_backlog, 0) as kept_backlog
+    from kept_spans
+    full outer join counted_spans
+        on kept_spans.is_company_row = counted_spans.is_company_row
+       and kept_spans.department_id is not distinct from counted_spans.department_id
+       and kept_spans.channel is not distinct from counted_spans.channel
 
 ),
 
@@ -129,6 +190,7 @@ spine as (
         group_spans.department_id,
         group_spans.channel,
         group_spans.is_company_row,
+        group_spans.kept_backlog,
         cast(unnest(generate_series(
             cast(group_spans.first_date as timestamp), cast(as_of.as_of_date as timestamp), interval 1 day
         )) as date) as flow_date
@@ -143,6 +205,7 @@ filled as (
         spine.flow_date,
         spine.department_id,
         spine.channel,
+        spine.kept_backlog,
         coalesce(reportable_counts.created, 0) as created,
         coalesce(reportable_counts.first_assigned, 0) as first_assigned,
         coalesce(reportable_counts.assigned, 0) as assigned,
@@ -180,7 +243,7 @@ final as (
         cast(converted as bigint) as converted,
         cast(disqualified as bigint) as disqualified,
         cast(closed as bigint) as closed,
-        cast(sum(created - closed) over (
+        cast(kept_backlog + sum(created - closed) over (
             partition by department_id, channel
             order by flow_date
             rows between unbounded preceding and current row

@@ -2,16 +2,22 @@
 -- SLA rule (SPEC §4 Lead response): from the first assignment to the first response; met within
 -- lead_sla_days, missed when answered later or not answered once the window has passed (as of
 -- int_as_of), pending before. A lead never assigned has no SLA clock: sla_status is null.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_leads') }}
+-- depends_on: {{ ref('int_incremental__watermarks') }}
 with leads as (
 
     select lead_id, created_at, channel, campaign_id, owner_user_id
     from {{ ref('stg_crm__leads') }}
+    -- an incremental build recomputes the changed leads and the ones whose SLA may have run out since
+    where {{ incremental_only('lead_id', 'incremental_changed_lead_facts') }}
 
 ),
 
 timeline as (
 
     select * from {{ ref('int_lead_timeline') }}
+    where {{ incremental_only('lead_id', 'incremental_changed_lead_facts') }}
 
 ),
 

@@ -1,4 +1,8 @@
 -- One row per opportunity: what it is, where it came from, how far it got and how it ended.
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_opportunities') }}
+-- depends_on: {{ ref('int_incremental__record_versions') }}
+-- depends_on: {{ ref('int_incremental__watermarks') }}
 with opportunities as (
 
     select
@@ -11,12 +15,15 @@ with opportunities as (
         source_lead_id,
         loss_reason
     from {{ ref('stg_crm__opportunities') }}
+    -- an incremental build recomputes the changed opportunities, those whose lead changed, and the open ones
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunity_facts') }}
 
 ),
 
 outcomes as (
 
     select * from {{ ref('int_opportunity_outcomes') }}
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunity_facts') }}
 
 ),
 
@@ -33,6 +40,7 @@ stage_summary as (
         count(*) as stages_reached,
         count(case when is_inferred then 1 end) as stages_inferred
     from {{ ref('int_opportunity_stages_reached') }}
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunity_facts') }}
     group by opportunity_id
 
 ),

@@ -1,8 +1,12 @@
 -- Public fact of the funnel: one row per opportunity and open stage reached (logic in
 -- int_opportunity_stages_reached, where SPEC §4 "Stage reached" is implemented).
+-- Incremental (config in the model YAML): the change sets it reads its affected keys from.
+-- depends_on: {{ ref('int_incremental__changed_opportunities') }}
 with stages_reached as (
 
     select * from {{ ref('int_opportunity_stages_reached') }}
+    -- an incremental build replaces only the changed opportunities' rows
+    where {{ incremental_only('opportunity_id', 'incremental_changed_opportunities') }}
 
 ),
 
