@@ -4,13 +4,20 @@ Runs each page headless with Streamlit's AppTest against a warehouse and reports
 "cold" with the query cache emptied first (what the first viewer after a build waits for), "warm" with the cache
 filled (every later viewer, filter changes that were seen before). Target: ≤ 1 s per page at scale 10.
 
+With `--loads N` (issue 6) each page is loaded N times cold and the report is p50/p95 of two figures per load: the
+page's query time (every DuckDB query the load ran, summed: dashboards.queries.QUERY_TIMINGS) and the whole
+script run. Target: query p95 ≤ 300 ms at scale 100.
+
     .venv/bin/python bench/bench_pages.py --warehouse data/warehouse.duckdb [--runs 3] [--markdown]
+    .venv/bin/python bench/bench_pages.py --warehouse data/warehouse.duckdb --loads 20 --json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import os
 import platform
 import statistics
@@ -59,8 +66,15 @@ def scale_of(warehouse: Path) -> str:
 
 
 def run_page(view: str, params: dict, clear: bool) -> float:
+    return timed_load(view, params, clear)[0]
+
+
+def timed_load(view: str, params: dict, clear: bool) -> tuple[float, float, int]:
+    """(script seconds, query seconds, queries) of one load of `view`."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
+
+    from dashboards import queries
 
     at = AppTest.from_file(str(REPO / "dashboards" / "app.py"), default_timeout=300)
     for k, v in params.items():
@@ -70,12 +84,36 @@ def run_page(view: str, params: dict, clear: bool) -> float:
         at.switch_page(f"views/{view}.py")
     if clear:
         st.cache_data.clear()
+    queries.QUERY_TIMINGS = []
     started = time.perf_counter()
-    at.run()
-    took = time.perf_counter() - started
+    try:
+        at.run()
+        took = time.perf_counter() - started
+        spent = queries.QUERY_TIMINGS
+    finally:
+        queries.QUERY_TIMINGS = None
     if at.exception:
         raise RuntimeError(f"{view}: {at.exception[0].value}")
-    return took
+    return took, sum(spent), len(spent)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100), nearest rank: p95 of 20 loads is the 19th slowest."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def load_percentiles(views: list[str], params: dict, loads: int) -> dict:
+    """p50/p95 of query and script seconds over `loads` cold loads of every page."""
+    out = {}
+    for view in views:
+        runs = [timed_load(view, params, clear=True) for _ in range(loads)]
+        script, query = [r[0] for r in runs], [r[1] for r in runs]
+        out[view] = {"loads": loads, "queries": runs[-1][2],
+                     "query_p50_s": round(percentile(query, 50), 4), "query_p95_s": round(percentile(query, 95), 4),
+                     "script_p50_s": round(percentile(script, 50), 4),
+                     "script_p95_s": round(percentile(script, 95), 4)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lang", default="zh", choices=["zh", "en"])
     ap.add_argument("--grain", default=None, help="period type label as in the URL, e.g. 季度 or Quarter")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table for docs/benchmarks.md")
+    ap.add_argument("--loads", type=int, default=0,
+                    help="instead: N cold loads per page, p50/p95 of query time and script time")
+    ap.add_argument("--json", action="store_true", help="with --loads: print one JSON object")
     args = ap.parse_args(argv)
 
     os.environ["CLOSEDLOOP_WAREHOUSE"] = str(args.warehouse.resolve())
@@ -94,6 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.grain:
         params["grain"] = args.grain
 
+    if args.loads:
+        result = load_percentiles(args.pages, params, args.loads)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for view, r in result.items():
+                print(f"{view:<10} query p50 {r['query_p50_s'] * 1000:6.0f} ms  p95 {r['query_p95_s'] * 1000:6.0f} ms"
+                      f"   script p50 {r['script_p50_s']:.2f} s  p95 {r['script_p95_s']:.2f} s"
+                      f"  ({r['queries']} queries)")
+        return 0
     print(f"# {machine()}")
     print(f"# warehouse {args.warehouse} — {scale_of(args.warehouse)}")
     rows = []

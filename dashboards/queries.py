@@ -254,6 +254,9 @@ def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnec
         raise
 
 
+# bench/bench_pages.py collects the time of every query it makes a page run here; None outside a benchmark.
+QUERY_TIMINGS: list[float] | None = None
+
 _MISSING_TABLE = re.compile(r'Table with name "?([\w.]+)"? does not exist')
 
 
@@ -281,6 +284,8 @@ def _fetch(build_key: tuple, access_key: tuple, sql: str, params: tuple) -> pd.D
     if not access.see_pii:
         df = mask_frame(df)
     took = time.perf_counter() - started
+    if QUERY_TIMINGS is not None:
+        QUERY_TIMINGS.append(took)
     if took > SLOW_QUERY_SECONDS:
         log.warning("slow query (%.2f s): %s", took, " ".join(sql.split())[:200])
     return df

@@ -200,11 +200,22 @@ def test_lead_releases_and_recovery(facts: pd.DataFrame, mart) -> None:
 def test_campaign_months(raw: Raw, facts: pd.DataFrame, mart) -> None:
     mine = marketing.campaign_months(raw, facts)
     theirs = _cents(mart("fct_campaign_roi"), ["spend", "won_revenue"])
-    counts = ["spend_cents", "leads", "mql", "sql", "converted_leads", "opportunities", "won_deals",
+    counts = ["spend_cents", "touches", "leads", "mql", "sql", "converted_leads", "opportunities", "won_deals",
               "won_revenue_cents"]
-    zero = dict.fromkeys(counts, 0) | {"cost_per_lead": None}
+    ratios = ["cost_per_lead", "cost_per_opportunity", "cac", "roi"]
+    zero = dict.fromkeys(counts, 0) | dict.fromkeys(ratios)
     assert_match(mine, theirs, ["month", "campaign_id"], "fct_campaign_roi (metric_campaign_roi)", exact=counts,
-                 approx=["cost_per_lead"], tol=TOL, fill_mine=zero, fill_mart=zero)
+                 approx=ratios, tol=TOL, fill_mine=zero, fill_mart=zero)
+
+
+def test_lead_flow_daily(raw: Raw, facts: pd.DataFrame, mart) -> None:
+    """Every day × department × channel and company row of fct_lead_flow_daily, milestone and ownership counts and
+    the open backlog (metric_lead_backlog), zero days included."""
+    mine = leads.lead_flow_daily(raw, facts)
+    company = mine[mine["department_id"].isna()]
+    assert company["created"].sum() == len(facts), "every lead is created on some day, once in the company rows"
+    assert_match(mine, mart("fct_lead_flow_daily"), ["flow_date", "department_id", "channel"],
+                 "fct_lead_flow_daily (metric_lead_backlog)", exact=[*leads.FLOW_COUNTS, "open_backlog"])
 
 
 # ---------------------------------------------------------------- customer resources
@@ -214,7 +225,7 @@ def rep_months(raw: Raw, facts: pd.DataFrame) -> pd.DataFrame:
     return turnover.turnover_by_rep_month(raw, turnover.holdings_intervals(raw, facts))
 
 
-TURNOVER_COUNTS = ["holdings_start", "holdings_end", "assigned", "claimed", "converted", "released"]
+TURNOVER_COUNTS = turnover.TURNOVER_COUNTS
 
 
 def test_turnover_per_rep_month(rep_months: pd.DataFrame, mart) -> None:
@@ -226,25 +237,13 @@ def test_turnover_per_rep_month(rep_months: pd.DataFrame, mart) -> None:
 
 
 def test_turnover_per_department_and_company_month(raw: Raw, rep_months: pd.DataFrame, mart) -> None:
-    dept = raw.users.set_index("user_id")["department_id"]
-    rows = rep_months.assign(department_id=rep_months["user_id"].map(dept))
-    per_dept = rows.groupby(["month", "department_id"])[TURNOVER_COUNTS].sum().reset_index()
-    company = rows.groupby("month")[TURNOVER_COUNTS].sum().reset_index().assign(department_id=pd.NA)
-    reps = turnover.active_reps(raw, rep_months["month"])
-    company_reps = reps.groupby("month")["active_reps"].sum().reset_index().assign(department_id=pd.NA)
-    keys = ["month", "department_id"]
-    mine = pd.concat([
-        per_dept.merge(reps, on=keys, how="outer"),
-        company.merge(company_reps.drop(columns="department_id"), on="month", how="outer").assign(department_id=pd.NA),
-    ], ignore_index=True).fillna(dict.fromkeys([*TURNOVER_COUNTS, "active_reps"], 0))
-    mean = (mine["holdings_start"] + mine["holdings_end"]) / 2
-    mine["turnover_rate"] = (mine["converted"] + mine["released"]) / mean.where(mean > 0)
-    mine["holdings_per_rep"] = mine["holdings_end"] / mine["active_reps"].where(mine["active_reps"] > 0)
+    mine = turnover.turnover_by_department_month(raw, rep_months)
     theirs = mart("fct_resource_turnover")
     theirs = theirs[theirs["user_id"].isna()]
     cols = [*TURNOVER_COUNTS, "active_reps"]
     zero = dict.fromkeys(cols, 0) | {"turnover_rate": None, "holdings_per_rep": None}
-    assert_match(mine, theirs, keys, "fct_resource_turnover department and company rows (department_id null)",
+    assert_match(mine, theirs, ["month", "department_id"],
+                 "fct_resource_turnover department and company rows (department_id null)",
                  exact=cols, approx=["turnover_rate", "holdings_per_rep"], tol=TOL, fill_mine=zero, fill_mart=zero)
 
 

@@ -116,3 +116,78 @@ def conversion_by_channel(facts: pd.DataFrame) -> pd.DataFrame:
     for c in ("mql", "sql", "converted"):
         out[f"{c}_rate"] = ratio(out[c], out["leads"])
     return out
+
+
+# fct_lead_flow_daily: each lead counts once on the day it reached a milestone (the lead_facts times) …
+FLOW_MILESTONES = {"created": "created_at", "first_assigned": "first_assigned_at", "contacted": "first_response_at",
+                   "mql": "mql_at", "sql": "sql_at", "converted": "converted_at", "disqualified": "disqualified_at",
+                   "closed": "closed_at"}
+# … and every `assigned`, `claimed`, `released` ownership event on a lead counts on the day it was logged
+FLOW_EVENTS = ("assigned", "claimed", "released")
+FLOW_COUNTS = [*FLOW_MILESTONES, *FLOW_EVENTS]
+
+
+def lead_flow_daily(raw: Raw, facts: pd.DataFrame) -> pd.DataFrame:
+    """flow_date × department × channel, plus company rows (department_id missing) per flow_date × channel, as
+    `fct_lead_flow_daily` defines them (`metric_lead_backlog`):
+    - department = the department of the lead's current owner, one per lead; a lead without one is in the company
+      rows only (so company rows = department rows + unowned leads);
+    - one row per day from the group's first counted flow to the as-of day, zero rows included;
+    - open_backlog at day end = leads created on or before the day and not closed by its end (closed = converted or
+      finally disqualified); a closed lead whose closing time is unknown never counts as open.
+    """
+    as_of_day = raw.as_of.normalize()
+    lead_cols = ["lead_id", "department_id", "channel"]
+    leads = facts[lead_cols]
+
+    # one row per counted flow: (lead's department, channel, day, which count)
+    flows = []
+    for name, at in FLOW_MILESTONES.items():
+        hit = facts[at].notna()
+        flows.append(pd.DataFrame({"department_id": facts.loc[hit, "department_id"],
+                                   "channel": facts.loc[hit, "channel"],
+                                   "flow_date": facts.loc[hit, at].dt.normalize(), "count": name}))
+    own = raw.ownership_events
+    own = own[(own["entity_type"] == "lead") & own["event_type"].isin(FLOW_EVENTS) & own["event_at"].notna()]
+    own = own[["entity_id", "event_type", "event_at"]].merge(leads, left_on="entity_id", right_on="lead_id")
+    flows.append(pd.DataFrame({"department_id": own["department_id"], "channel": own["channel"],
+                               "flow_date": own["event_at"].dt.normalize(), "count": own["event_type"]}))
+    flows = pd.concat(flows, ignore_index=True)
+    flows = flows[flows["channel"].notna() & (flows["flow_date"] <= as_of_day)]
+    flows["count"] = pd.Categorical(flows["count"], categories=FLOW_COUNTS)
+
+    # backlog: +1 on the creation day, -1 on the closing day (a lead closed before it was created never opens)
+    created = facts["created_at"].dt.normalize()
+    closed = facts["closed_at"].dt.normalize()
+    is_closed = facts["final_status"] != "open"
+    counted = facts["created_at"].notna() & ~(is_closed & (closed.isna() | (closed < created)))
+    opens = facts.loc[counted, ["department_id", "channel"]].assign(flow_date=created[counted], delta=1)
+    shut = counted & is_closed
+    closes = facts.loc[shut, ["department_id", "channel"]].assign(flow_date=closed[shut], delta=-1)
+    deltas = pd.concat([opens, closes], ignore_index=True)
+    deltas = deltas[deltas["channel"].notna() & (deltas["flow_date"] <= as_of_day)]
+
+    def grouped(keys: list[str]) -> pd.DataFrame:
+        f = flows.dropna(subset=keys)
+        counts = f.groupby([*keys, "flow_date", "count"], observed=False).size().unstack("count", fill_value=0)
+        counts = counts[counts.sum(axis=1) > 0]
+        first = f.groupby(keys)["flow_date"].min().rename("first").reset_index()
+        # every day from the group's first flow to the as-of day
+        days = ((as_of_day - first["first"]).dt.days + 1).clip(lower=0)
+        spine = first.loc[first.index.repeat(days), keys].reset_index(drop=True)
+        offsets = np.concatenate([np.arange(n) for n in days]) if len(days) else np.array([], dtype=int)
+        spine["flow_date"] = (first["first"].repeat(days).to_numpy() + pd.to_timedelta(offsets, unit="D"))
+        out = spine.merge(counts.reset_index(), on=[*keys, "flow_date"], how="left")
+        out[FLOW_COUNTS] = out[FLOW_COUNTS].fillna(0).astype("int64")
+        d = deltas.dropna(subset=keys).groupby([*keys, "flow_date"])["delta"].sum().rename("delta").reset_index()
+        out = out.merge(d, on=[*keys, "flow_date"], how="left").fillna({"delta": 0})
+        out = out.sort_values([*keys, "flow_date"])
+        out["open_backlog"] = out.groupby(keys)["delta"].cumsum().astype("int64")
+        return out.drop(columns="delta")
+
+    per_dept = grouped(["department_id", "channel"])
+    company = grouped(["channel"])
+    company.insert(0, "department_id", pd.Series(pd.NA, index=company.index, dtype="string"))
+    out = pd.concat([per_dept, company], ignore_index=True)
+    out["flow_date"] = out["flow_date"].astype("datetime64[us]")
+    return out[["flow_date", "department_id", "channel", *FLOW_COUNTS, "open_backlog"]]

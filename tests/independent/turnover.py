@@ -107,3 +107,25 @@ def active_reps(raw: Raw, months: pd.Series) -> pd.DataFrame:
         counts.insert(0, "month", m)
         rows.append(counts)
     return pd.concat(rows, ignore_index=True)
+
+
+TURNOVER_COUNTS = ["holdings_start", "holdings_end", "assigned", "claimed", "converted", "released"]
+
+
+def turnover_by_department_month(raw: Raw, rep_months: pd.DataFrame) -> pd.DataFrame:
+    """month × department (the holder's department, users), plus company rows (department_id missing): the rep
+    rows summed, active reps, turnover rate and holdings per rep = holdings_end / active reps."""
+    dept = raw.users.set_index("user_id")["department_id"]
+    rows = rep_months.assign(department_id=rep_months["user_id"].map(dept))
+    per_dept = rows.groupby(["month", "department_id"])[TURNOVER_COUNTS].sum().reset_index()
+    company = rows.groupby("month")[TURNOVER_COUNTS].sum().reset_index()
+    reps = active_reps(raw, rep_months["month"])
+    company_reps = reps.groupby("month")["active_reps"].sum().reset_index()
+    out = pd.concat([
+        per_dept.merge(reps, on=["month", "department_id"], how="outer"),
+        company.merge(company_reps, on="month", how="outer").assign(department_id=pd.NA),
+    ], ignore_index=True).fillna(dict.fromkeys([*TURNOVER_COUNTS, "active_reps"], 0))
+    mean = (out["holdings_start"] + out["holdings_end"]) / 2
+    out["turnover_rate"] = ratio(out["converted"] + out["released"], mean)
+    out["holdings_per_rep"] = ratio(out["holdings_end"], out["active_reps"])
+    return out

@@ -1,0 +1,51 @@
+"""The benchmark scripts still run (issue 6): bench/run.py end to end at a small scale, so they do not rot.
+
+Timings are not asserted here (speed is measured by the benchmarks, never by tests); what is asserted is that every
+step ran, the figures are there and sane, the pandas baseline gives the warehouse's numbers, and the Markdown
+renderer of docs/benchmarks.md accepts the result.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_bench_run_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    done = subprocess.run([sys.executable, "bench/run.py", "--scale", "0.1", "--loads", "2", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+
+    assert result["generate"]["rows"] > 20_000
+    for step in ("generate", "floor", "validate", "build", "baseline", "incremental"):
+        assert result[step]["seconds"] > 0, step
+        assert result[step]["peak_mb"] > 50, step  # a Python process with pandas or DuckDB loaded, at least
+    # the build's phases add up to the whole
+    b = result["build"]
+    assert abs(b["validate_land_s"] + b["dbt_s"] + b["rest_s"] - b["seconds"]) < 0.05
+    assert 0 < b["validate_land_s"] < b["seconds"] and 0 < b["dbt_s"] < b["seconds"]
+    assert b["warehouse_mb"] > 1 and b["landing_mb"] > 0.1
+    # the baseline was checked against the warehouse mart by mart, and every mart was timed
+    assert result["baseline"]["checked"] is True
+    assert set(result["baseline"]["marts"]) == {"stage_conversion", "lead_flow_daily", "campaign_roi",
+                                                "resource_turnover", "customer_value"}
+    # every page loaded, with queries timed
+    assert set(result["pages"]) == {"overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns",
+                                    "reps", "service", "data"}
+    for page, p in result["pages"].items():
+        assert p["loads"] == 2 and p["queries"] > 0, page
+        assert 0 < p["query_p50_s"] <= p["query_p95_s"] <= p["script_p95_s"], page
+    # the day appended reached an incremental build
+    assert result["incremental_day"]["new_leads"] > 0
+    assert set(result["targets"]) >= {"generator ≥ 500k rows/s", "full build ≤ 20× floor", "≥ 5× faster than pandas",
+                                      "incremental ≤ 10% of full", "page query p95 ≤ 300 ms"}
+
+    table = subprocess.run([sys.executable, "bench/run.py", "--markdown", str(out / "result.json")], cwd=REPO,
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "| full build ÷ floor |" in table and "scale 0.1" in table and "–" not in table.split("Targets")[0]
