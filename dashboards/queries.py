@@ -2,8 +2,12 @@
 reports in schema `ops`).
 
 Rules:
-- Read-only: each query opens the warehouse with `read_only=True` and closes it at once, so the app never holds
-  the file while `closedloop build` publishes a new one (the build writes a side file and `os.replace`s it).
+- Read-only, and never stale: a query runs on a read-only connection to the file of the build being served, found
+  by its inode among the kept builds (`builds/<build>/warehouse.duckdb`, a hard link of the served file). That path
+  names one build only, so one connection per build is opened once and shared by every query (a connection per
+  query cost ~15–40 ms, most of a page's query time); the next publish changes the served inode and the next query
+  opens the new build. A warehouse without kept builds (built by hand) is opened per query and closed at once,
+  so the app never holds the served name while `closedloop build` replaces it (`os.replace` of a side file).
 - Parameterised: values are always bound (`$name`); the SQL text is made of constants of this module only.
 - Cached: results are cached with `st.cache_data`, keyed by the warehouse file's identity (path, inode, size,
   mtime), so a new build is picked up on the next rerun and an old result is never served for it.
@@ -257,6 +261,35 @@ def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnec
 # bench/bench_pages.py collects the time of every query it makes a page run here; None outside a benchmark.
 QUERY_TIMINGS: list[float] | None = None
 
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _build_database(build_key: tuple) -> duckdb.DuckDBPyConnection | None:
+    """One read-only connection to the kept file of the served build (same inode), or None when there is none.
+    Not the served path itself: DuckDB keeps one instance per path in a process, so a connection held on
+    `warehouse.duckdb` would go on serving the replaced build to every later connect."""
+    from closedloop.publish import builds_dir
+
+    served = Path(build_key[0])
+    for kept in sorted(builds_dir(served).glob(f"*/{served.name}"), reverse=True):
+        try:
+            if kept.stat().st_ino == build_key[1]:
+                return duckdb.connect(str(kept), read_only=True)
+        except (FileNotFoundError, duckdb.IOException):
+            continue  # pruned meanwhile
+    return None
+
+
+@contextlib.contextmanager
+def _connection(build_key: tuple):
+    """A connection for one statement: a cursor on the build's shared connection, or a connection of its own."""
+    shared = _build_database(build_key)
+    con = shared.cursor() if shared is not None else duckdb.connect(build_key[0], read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 _MISSING_TABLE = re.compile(r'Table with name "?([\w.]+)"? does not exist')
 
 
@@ -268,19 +301,19 @@ def _fetch(build_key: tuple, access_key: tuple, sql: str, params: tuple) -> pd.D
     if access.scoped:
         if _SRC in sql:  # the unscoped warehouse is for the views only
             raise AccessDenied("company", "statement names the unscoped warehouse")
-        con, hidden = _scoped_connection(build_key[0], access)
+        scoped, hidden = _scoped_connection(build_key[0], access)
+        opened = contextlib.closing(scoped)
     else:
-        con, hidden = duckdb.connect(build_key[0], read_only=True), set()
-    try:
-        df = con.execute(sql, bound).df()
-    except duckdb.CatalogException as exc:
-        # A relation that exists but is not visible to this viewer: say "not in your view", not "missing table".
-        missing = _MISSING_TABLE.search(str(exc))
-        if missing and missing.group(1).rsplit(".", 1)[-1] in hidden:
-            raise AccessDenied("company", missing.group(1)) from None
-        raise
-    finally:
-        con.close()
+        opened, hidden = _connection(build_key), set()
+    with opened as con:
+        try:
+            df = con.execute(sql, bound).df()
+        except duckdb.CatalogException as exc:
+            # A relation that exists but is not visible to this viewer: say "not in your view", not "missing table".
+            missing = _MISSING_TABLE.search(str(exc))
+            if missing and missing.group(1).rsplit(".", 1)[-1] in hidden:
+                raise AccessDenied("company", missing.group(1)) from None
+            raise
     if not access.see_pii:
         df = mask_frame(df)
     took = time.perf_counter() - started
