@@ -274,6 +274,7 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
             if run.mode == "incremental" else ""
         raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.{hint}")
     nodes = len(getattr(result.result, "results", []) or [])
+    print(f"dbt build passed ({nodes} nodes); checking source freshness", file=out, flush=True)
     incremental_models: list[str] = []
     if run.mode == "incremental":
         incremental_models, summary = _incremental_summary(result, working)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 ROW = "__row"
 FILE = "__file"
@@ -45,10 +48,39 @@ class Rejection:
     message: str
 
 
-@dataclass
 class Chunk:
-    frame: pd.DataFrame  # text columns + `__row`
-    rejections: list[Rejection] = field(default_factory=list)
+    """Rows read together: text columns + `__row`, as a pandas frame of `str`/None (`frame`), or as an Arrow
+    table of strings (`table`, the CSV reader's), from which `frame` is made when first asked for."""
+
+    def __init__(self, frame: pd.DataFrame | None = None, rejections: list[Rejection] | None = None,
+                 table: pa.Table | None = None):
+        if frame is None and table is None:
+            raise ValueError("a chunk needs a frame or a table")
+        self._frame, self.table = frame, table
+        self.rejections = rejections if rejections is not None else []
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = _frame_from_arrow(self.table)
+        return self._frame
+
+    @frame.setter
+    def frame(self, value: pd.DataFrame) -> None:
+        self._frame, self.table = value, None
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self._frame is None else len(self._frame)
+
+
+def _frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    data = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name == ROW:
+            data[name] = pd.Series(column.to_numpy(), dtype="int64")
+        else:
+            data[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))
 
 
 @dataclass
@@ -84,6 +116,9 @@ def _first_decode_error(path: Path, encoding: str) -> str | None:
     with path.open("rb") as f:
         try:
             while chunk := f.read(1 << 20):
+                if encoding == "utf-8" and chunk.isascii() and decoder.getstate()[0] == b"":
+                    offset += len(chunk)  # nothing to decode: ASCII is UTF-8 (and no character is half read)
+                    continue
                 decoder.decode(chunk)
                 offset += len(chunk)
             decoder.decode(b"", final=True)
@@ -153,9 +188,10 @@ def _preview(value: str, limit: int = 200) -> str:
 
 
 def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
-             info: FileInfo | None = None) -> Iterator[Chunk]:
+             info: FileInfo | None = None, header_only: bool = False, encoding: str | None = None) -> Iterator[Chunk]:
+    """`encoding`: what detect_encoding() found for this file already (it reads the whole file), if it was asked."""
     display = display or str(path)
-    encoding = detect_encoding(path, display)
+    encoding = encoding or detect_encoding(path, display)
     with path.open("r", encoding=encoding, newline="") as f:
         first = f.readline()
         if not first.strip():
@@ -173,43 +209,230 @@ def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROW
             raise ReadError(f"{display}: the header row cannot be parsed: {exc}.") from exc
         if info is not None:
             info.encoding, info.delimiter, info.header = encoding, delimiter, header
-        width = len(header)
-        rows: list[list[str | None]] = []
-        numbers: list[int] = []
-        rejections: list[Rejection] = []
-        row = 1
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                # Strict quoting: a quote closed mid-field or a file cut inside a quoted value.
-                row += 1
-                rejections.append(Rejection(display, row, None, "bad_quoting", None,
-                                            f"the row cannot be parsed as CSV: {exc} (line {reader.line_num})"))
-                continue
+        if header_only:
+            return
+        out = _Emitter(header, chunk_rows)
+        if FAST_CSV and encoding in ("utf-8", "utf-8-sig") and '"' not in first and first.endswith("\n") \
+                and reader.line_num == 1:
+            # The header is the first line exactly: the rows start at its end, in bytes.
+            offset = len(first.encode("utf-8")) + (3 if encoding == "utf-8-sig" else 0)
+            f.close()
+            yield from _read_csv_blocks(path, offset, display, header, delimiter, out)
+        else:
+            state = _Position(row=1)
+            yield from _python_rows(reader, display, header, delimiter, state, out)
+        yield from out.finish()
+
+
+# The Arrow fast path for clean blocks of UTF-8 files (closedloop.fastcsv); off, every file is read by Python.
+FAST_CSV = True
+
+
+@dataclass
+class _Position:
+    """Where the Python reader is: the row number of the last record read (header = 1) and the physical lines
+    before the text it reads (for the line numbers in its messages)."""
+
+    row: int
+    lines_before: int = 0
+    unfinished: bool = False  # the text ended inside a quoted value
+
+
+class _Emitter:
+    """Collects rows (Arrow tables of the header's columns + `__row`) and rejections, and gives them back as
+    chunks of at most `chunk_rows` rows; the rejections go with the next chunk, in row order."""
+
+    def __init__(self, header: list[str], chunk_rows: int):
+        self.header, self.chunk_rows = header, max(1, chunk_rows)
+        self.schema = pa.schema([pa.field(h, pa.string()) for h in header] + [pa.field(ROW, pa.int64())])
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.rejections: list[Rejection] = []
+        self.emitted = False
+
+    def add_rows(self, rows: list[list[str | None]], numbers: list[int]) -> Iterator[Chunk]:
+        if not rows:
+            return iter(())
+        cols = list(zip(*rows, strict=True))
+        arrays = [pa.array(col, type=pa.string()) for col in cols] + [pa.array(numbers, type=pa.int64())]
+        return self.add_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def add_table(self, table: pa.Table) -> Iterator[Chunk]:
+        if table.num_rows:
+            self.pending.append(table)
+            self.pending_rows += table.num_rows
+        while self.pending_rows >= self.chunk_rows:
+            yield self._emit(self.chunk_rows)
+
+    def _emit(self, n: int) -> Chunk:
+        if not self.pending:
+            together = self.schema.empty_table()
+        elif len(self.pending) == 1:
+            together = self.pending[0]
+        else:
+            together = pa.concat_tables(self.pending)
+        head, rest = together.slice(0, n), together.slice(n)
+        self.pending = [rest] if rest.num_rows else []
+        self.pending_rows = rest.num_rows
+        rejections, self.rejections = self.rejections, []
+        self.emitted = True
+        return Chunk(rejections=rejections, table=head.combine_chunks())
+
+    def finish(self) -> Iterator[Chunk]:
+        while self.pending_rows > self.chunk_rows:
+            yield self._emit(self.chunk_rows)
+        if self.pending_rows or self.rejections or not self.emitted:
+            yield self._emit(self.pending_rows)
+
+
+def _python_rows(reader, display: str, header: list[str], delimiter: str, state: _Position,
+                 out: _Emitter) -> Iterator[Chunk]:
+    """Python's strict csv reader over `reader` (the reference every CSV row is read by, or checked against)."""
+    width = len(header)
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    row = state.row
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # Strict quoting: a quote closed mid-field or a file cut inside a quoted value.
             row += 1
-            if not record or (len(record) == 1 and not record[0].strip() and width > 1) or not any(record):
-                # A blank line is not a row (Excel leaves them at the end of exports), nor is a line of empty
-                # fields (`,,,,`: how Excel writes an empty row of the sheet), as in an .xlsx.
-                continue
-            if len(record) != width:
-                rejections.append(Rejection(
-                    display, row, None, "field_count", _preview(delimiter.join(record)),
-                    f"expected {width} fields, found {len(record)} (a truncated row, a stray delimiter or an "
-                    "unclosed quote)"))
-                continue
-            bad = _check_values(display, row, header, record)
-            if bad is not None:
-                rejections.append(bad)
-                continue
-            rows.append([v if v != "" else None for v in record])
-            numbers.append(row)
-            if len(rows) >= chunk_rows:
-                yield Chunk(_frame(header, rows, numbers), rejections)
-                rows, numbers, rejections = [], [], []
-        yield Chunk(_frame(header, rows, numbers), rejections)
+            state.unfinished = str(exc).startswith("unexpected end of data")
+            out.rejections.append(Rejection(
+                display, row, None, "bad_quoting", None,
+                f"the row cannot be parsed as CSV: {exc} (line {state.lines_before + reader.line_num})"))
+            continue
+        row += 1
+        if not record or (len(record) == 1 and not record[0].strip() and width > 1) or not any(record):
+            # A blank line is not a row (Excel leaves them at the end of exports), nor is a line of empty
+            # fields (`,,,,`: how Excel writes an empty row of the sheet), as in an .xlsx.
+            continue
+        if len(record) != width:
+            out.rejections.append(Rejection(
+                display, row, None, "field_count", _preview(delimiter.join(record)),
+                f"expected {width} fields, found {len(record)} (a truncated row, a stray delimiter or an "
+                "unclosed quote)"))
+            continue
+        bad = _check_values(display, row, header, record)
+        if bad is not None:
+            out.rejections.append(bad)
+            continue
+        rows.append([v if v != "" else None for v in record])
+        numbers.append(row)
+        if len(rows) >= out.chunk_rows:
+            yield from out.add_rows(rows, numbers)
+            rows, numbers = [], []
+    yield from out.add_rows(rows, numbers)
+    state.row = row
+
+
+def _read_csv_blocks(path: Path, offset: int, display: str, header: list[str], delimiter: str,
+                     out: _Emitter) -> Iterator[Chunk]:
+    """The rows of a UTF-8 file after its header: clean stretches through Arrow, the others through Python."""
+    from closedloop import fastcsv
+
+    state = _Position(row=1, lines_before=1)
+    with path.open("rb") as f:
+        for block in fastcsv.blocks(f, offset):
+            if block.overflow:
+                yield from _python_to_end(path, block.offset, display, header, delimiter, state, out)
+                return
+            stuck = yield from _region(block.data, block.last, display, header, delimiter, state, out)
+            if stuck is not None:
+                # Python's reading did not end at a record boundary: it reads on to the end of the file.
+                yield from _python_to_end(path, block.offset + stuck, display, header, delimiter, state, out)
+                return
+
+
+# A stretch Arrow cannot take is halved (at a line end outside quotes) until it is this small, then read by Python.
+PYTHON_STRETCH_BYTES = 256 << 10
+
+
+def _region(data: bytes, last: bool, display: str, header: list[str], delimiter: str, state: _Position,
+            out: _Emitter):
+    """Read `data`, which starts at a record boundary: through Arrow when it is plainly clean, else in halves,
+    down to stretches Python reads. Returns None when all of it was read, or the offset in `data` from which
+    nothing was (Python's reading from there ran past the end of `data` inside a quoted value)."""
+    from closedloop import fastcsv
+
+    lines = fastcsv.line_count(data)
+    table = fastcsv.parse(fastcsv.Block(data, 0, last), len(header), delimiter, lines)
+    if table is not None:
+        yield from _arrow_rows(table, data, display, header, state, out)
+        state.lines_before += lines
+        return None
+    start = 0
+    cut = fastcsv.boundary_before(data, len(data) // 2) if len(data) > PYTHON_STRETCH_BYTES else None
+    if cut:
+        # The first half starts at a record boundary; if Arrow takes it, its end is one too, so the second half
+        # starts at one. If Python reads it and stops inside quotes, Python reads on from there.
+        stuck = yield from _region(data[:cut], False, display, header, delimiter, state, out)
+        if stuck is None:
+            stuck = yield from _region(data[cut:], last, display, header, delimiter, state, out)
+            if stuck is None:
+                return None
+            stuck += cut
+        start = stuck
+    return (yield from _python_region(data, start, last, display, header, delimiter, state, out))
+
+
+def _python_region(data: bytes, start: int, last: bool, display: str, header: list[str], delimiter: str,
+                   state: _Position, out: _Emitter):
+    """Python reads `data[start:]` on its own; what it read counts only if it ended outside quotes (else
+    `start` is returned and nothing is kept)."""
+    from closedloop import fastcsv
+
+    text = data[start:]
+    probe = _Emitter(header, 1 << 62)
+    probe_state = _Position(row=state.row, lines_before=state.lines_before)
+    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""), delimiter=delimiter, quotechar='"',
+                        doublequote=True, strict=True)
+    for _ in _python_rows(reader, display, header, delimiter, probe_state, probe):
+        pass  # nothing comes out before the end: the probe's chunks are as large as can be
+    if probe_state.unfinished and not last:
+        return start
+    out.rejections += probe.rejections
+    for part in probe.pending:
+        yield from out.add_table(part)
+    state.row = probe_state.row
+    state.lines_before += fastcsv.line_count(text)
+    return None
+
+
+def _python_to_end(path: Path, offset: int, display: str, header: list[str], delimiter: str, state: _Position,
+                   out: _Emitter) -> Iterator[Chunk]:
+    with path.open("rb") as raw:
+        raw.seek(offset)
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        reader = csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
+        yield from _python_rows(reader, display, header, delimiter, state, out)
+
+
+def _arrow_rows(table: pa.Table, data: bytes, display: str, header: list[str], state: _Position,
+                out: _Emitter) -> Iterator[Chunk]:
+    """A block Arrow read: number the records, set aside NULs and over-long values, skip empty rows."""
+    from closedloop import fastcsv
+
+    n = table.num_rows
+    numbers = np.arange(state.row + 1, state.row + 1 + n, dtype=np.int64)
+    keep = ~fastcsv.empty_rows(table) if n else np.zeros(0, dtype=bool)
+    for i in fastcsv.suspicious_rows(table, data, MAX_FIELD_CHARS):
+        if not keep[i]:
+            continue
+        values = [table.column(j)[int(i)].as_py() for j in range(len(header))]
+        bad = _check_values(display, int(numbers[i]), header, values)
+        if bad is not None:
+            out.rejections.append(bad)
+            keep[i] = False
+    state.row += n
+    columns = [fastcsv.blank_as_null(col) for col in table.columns]
+    result = pa.Table.from_arrays(columns + [pa.array(numbers)], schema=out.schema)
+    if not keep.all():
+        result = result.filter(pa.array(keep))
+    yield from out.add_table(result)
 
 
 def _cell_text(value: object) -> str | None:
@@ -315,25 +538,35 @@ def read_parquet(path: Path, display: str | None = None, chunk_rows: int = CHUNK
 
 
 def read_file(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
-              info: FileInfo | None = None) -> Iterator[Chunk]:
-    """Dispatch on the suffix: .csv/.tsv/.txt (delimiter sniffed), .xlsx, .parquet."""
+              info: FileInfo | None = None, encoding: str | None = None) -> Iterator[Chunk]:
+    """Dispatch on the suffix: .csv/.tsv/.txt (delimiter sniffed; `encoding` when known already), .xlsx,
+    .parquet."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return read_xlsx(path, display, chunk_rows, info)
     if suffix == ".parquet":
         return read_parquet(path, display, chunk_rows, info)
     if suffix in (".csv", ".tsv", ".txt"):
-        return read_csv(path, display, chunk_rows, info)
+        return read_csv(path, display, chunk_rows, info, encoding=encoding)
     raise ReadError(f"{display or path}: unsupported file type `{suffix}` (use .csv, .xlsx or .parquet).")
 
 
 def read_header(path: Path, display: str | None = None) -> list[str]:
     """The column names of a file, without reading its rows."""
+    return read_info(path, display).header
+
+
+def read_info(path: Path, display: str | None = None) -> FileInfo:
+    """The column names of a file, its encoding and delimiter (CSV), without reading its rows."""
     info = FileInfo(path)
+    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        for _ in read_csv(path, display, info=info, header_only=True):
+            pass
+        return info
     chunks = read_file(path, display, chunk_rows=1, info=info)
     next(chunks, None)
     chunks.close()
-    return info.header
+    return info
 
 
 def read_all(path: Path, display: str | None = None) -> tuple[pd.DataFrame, list[Rejection]]:

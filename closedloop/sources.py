@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
 from closedloop import contract
-from closedloop.readers import FILE, SUFFIXES, Chunk, read_file, read_header
+from closedloop.readers import CHUNK_ROWS, FILE, SUFFIXES, Chunk, read_file, read_info
 
 
 class SourceError(Exception):
@@ -25,6 +28,18 @@ class TableInput:
     # Yields chunks whose frames have contract column names (+ extra columns) and `__file`, `__row`.
     chunks: Callable[[], Iterator[Chunk]] = lambda: iter(())
     note: str = ""  # how the rows were derived, for the report (mappings)
+    # The table's own files (not a mapping's), with the CSV encodings the header check found: another process
+    # can read them again, in chunks of any size.
+    paths: list[Path] = field(default_factory=list)
+    encodings: list[str | None] = field(default_factory=list)
+
+    def chunks_of(self, chunk_rows: int) -> Iterator[Chunk]:
+        """The chunks, at most `chunk_rows` rows each where the input allows choosing (its own files)."""
+        if self.paths:
+            for path, display, encoding in zip(self.paths, self.files, self.encodings, strict=True):
+                yield from _renamed_chunks(path, display, self.table, chunk_rows, encoding)
+        else:
+            yield from self.chunks()
 
 
 def discover(raw_dir: Path, table: contract.Table) -> list[Path]:
@@ -55,9 +70,16 @@ def missing_columns_message(display: str, table: contract.Table, header: list[st
             f"(columns found: {', '.join(header) or 'none'}).{hint}")
 
 
-def _renamed_chunks(path: Path, display: str, table: contract.Table) -> Iterator[Chunk]:
+def _renamed_chunks(path: Path, display: str, table: contract.Table, chunk_rows: int = CHUNK_ROWS,
+                    encoding: str | None = None) -> Iterator[Chunk]:
     wanted = set(table.column_names)
-    for chunk in read_file(path, display):
+    for chunk in read_file(path, display, chunk_rows, encoding=encoding):
+        if chunk.table is not None:
+            data = chunk.table
+            names = [c.lower() if c.lower() in wanted else c for c in data.column_names]
+            files = pa.array([display], pa.string()).take(pa.array(np.zeros(data.num_rows, dtype=np.int32)))
+            yield Chunk(rejections=chunk.rejections, table=data.rename_columns(names).append_column(FILE, files))
+            continue
         frame = chunk.frame
         # Contract names match case-insensitively (`Lead_ID` is `lead_id`); extras keep their own names.
         frame.columns = [c.lower() if c.lower() in wanted else c for c in frame.columns]
@@ -72,18 +94,21 @@ def file_input(raw_dir: Path, table: contract.Table) -> TableInput | None:
     if not paths:
         return None
     displays = [str(p.relative_to(raw_dir)) for p in paths]
+    encodings = []
     for path, display in zip(paths, displays, strict=True):
-        header = read_header(path, display)
+        info = read_info(path, display)
+        header = info.header
+        encodings.append(info.encoding if info.delimiter else None)
         lower = {h.lower() for h in header}
         missing = [c for c in table.required_columns if c not in lower]
         if missing:
             raise SourceError(missing_columns_message(display, table, header, missing))
 
     def chunks() -> Iterator[Chunk]:
-        for path, display in zip(paths, displays, strict=True):
-            yield from _renamed_chunks(path, display, table)
+        for path, display, encoding in zip(paths, displays, encodings, strict=True):
+            yield from _renamed_chunks(path, display, table, encoding=encoding)
 
-    return TableInput(table, displays, chunks)
+    return TableInput(table, displays, chunks, paths=paths, encodings=encodings)
 
 
 def default_inputs(raw_dir: Path) -> dict[str, TableInput]:
