@@ -527,22 +527,38 @@ def kpis(scope: Scope, windows: list[tuple[date, date]]) -> pd.DataFrame:
     so their rate would always look like a fall."""
     p = P()
     w = _windows(p, windows)
+    # Windows are whole days, so the leads are first counted per day (a few hundred rows) and the windows summed
+    # over those: joining every window to every lead cost ~0.6 s at a million leads.
     leads = fetch(f"""
         with w as {w},
         l as (select created_at, mql_at, is_converted, first_assigned_at, is_sla_calc, is_sla_met
               from marts.fct_leads where true
-              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)})
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}),
+        days as (
+            select day, sum(created) as created, sum(converted) as converted, sum(mql) as mql,
+                   sum(sla_calc) as sla_calc, sum(sla_met) as sla_met
+            from (
+                select cast(created_at as date) as day, 1 as created, case when is_converted then 1 else 0 end
+                       as converted, 0 as mql, 0 as sla_calc, 0 as sla_met
+                from l where created_at is not null
+                union all
+                select cast(mql_at as date), 0, 0, 1, 0, 0 from l where mql_at is not null
+                union all
+                select cast(first_assigned_at as date), 0, 0, 0, case when is_sla_calc then 1 else 0 end,
+                       case when is_sla_met then 1 else 0 end
+                from l where first_assigned_at is not null
+            )
+            group by day)
         select w.i,
-            count(*) filter (where l.created_at >= w.s and l.created_at < w.e) as new_leads,
-            count(*) filter (where l.mql_at >= w.s and l.mql_at < w.e) as mqls,
-            count(*) filter (where l.created_at >= w.s - interval 6 month and l.created_at < w.s) as cohort_leads,
-            count(*) filter (where l.created_at >= w.s - interval 6 month and l.created_at < w.s and l.is_converted)
+            coalesce(sum(d.created) filter (where d.day >= w.s and d.day < w.e), 0)::bigint as new_leads,
+            coalesce(sum(d.mql) filter (where d.day >= w.s and d.day < w.e), 0)::bigint as mqls,
+            coalesce(sum(d.created) filter (where d.day >= w.s - interval 6 month and d.day < w.s), 0)::bigint
+                as cohort_leads,
+            coalesce(sum(d.converted) filter (where d.day >= w.s - interval 6 month and d.day < w.s), 0)::bigint
                 as cohort_converted,
-            count(*) filter (where l.first_assigned_at >= w.s and l.first_assigned_at < w.e and l.is_sla_calc)
-                as sla_calc,
-            count(*) filter (where l.first_assigned_at >= w.s and l.first_assigned_at < w.e and l.is_sla_met)
-                as sla_met
-        from w left join l on true
+            coalesce(sum(d.sla_calc) filter (where d.day >= w.s and d.day < w.e), 0)::bigint as sla_calc,
+            coalesce(sum(d.sla_met) filter (where d.day >= w.s and d.day < w.e), 0)::bigint as sla_met
+        from w left join days d on true
         group by w.i order by w.i""", p.values)
     p = P()
     w = _windows(p, windows)
@@ -551,17 +567,25 @@ def kpis(scope: Scope, windows: list[tuple[date, date]]) -> pd.DataFrame:
         o as (select o.created_at, o.closed_at, o.is_closed, o.is_won, o.amount
               from marts.fct_opportunities o left join marts.dim_account a using (account_id) where true
               {_in(p, 'o.department_id', 'd', scope.departments)}{_in(p, 'o.channel', 'c', scope.channels)}
-              {_in(p, 'a.grade', 'g', scope.grades)})
+              {_in(p, 'a.grade', 'g', scope.grades)}),
+        -- counted per (created day, closed day) first, for the same reason as the leads above
+        pairs as (
+            select cast(created_at as date) as created_day, cast(closed_at as date) as closed_day, is_closed, is_won,
+                   count(*) as n, sum(amount) as amount
+            from o group by all)
         select w.i,
-            count(*) filter (where o.created_at >= w.s and o.created_at < w.e) as opps_created,
-            count(*) filter (where o.is_won and o.closed_at >= w.s and o.closed_at < w.e) as won_deals,
-            coalesce(sum(o.amount) filter (where o.is_won and o.closed_at >= w.s and o.closed_at < w.e), 0)::double
+            coalesce(sum(o.n) filter (where o.created_day >= w.s and o.created_day < w.e), 0)::bigint as opps_created,
+            coalesce(sum(o.n) filter (where o.is_won and o.closed_day >= w.s and o.closed_day < w.e), 0)::bigint
+                as won_deals,
+            coalesce(sum(o.amount) filter (where o.is_won and o.closed_day >= w.s and o.closed_day < w.e), 0)::double
                 as won_revenue,
-            count(*) filter (where o.is_closed and o.closed_at >= w.s and o.closed_at < w.e) as closed_deals,
-            coalesce(sum(o.amount) filter (where o.created_at < w.e and (o.closed_at is null or o.closed_at >= w.e)),
+            coalesce(sum(o.n) filter (where o.is_closed and o.closed_day >= w.s and o.closed_day < w.e), 0)::bigint
+                as closed_deals,
+            coalesce(sum(o.amount) filter (where o.created_day < w.e and (o.closed_day is null or o.closed_day >= w.e)),
                      0)::double as open_pipeline,
-            count(*) filter (where o.created_at < w.e and (o.closed_at is null or o.closed_at >= w.e)) as open_deals
-        from w left join o on true
+            coalesce(sum(o.n) filter (where o.created_day < w.e and (o.closed_day is null or o.closed_day >= w.e)),
+                     0)::bigint as open_deals
+        from w left join pairs o on true
         group by w.i order by w.i""", p.values)
     p = P()
     w = _windows(p, windows)
