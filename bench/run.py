@@ -69,6 +69,17 @@ def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = 
                 output)
 
 
+def build_step(raw: Path, warehouse: Path, *flags: str) -> tuple[Step, dict]:
+    """`closedloop build`, and its time split by the lines it prints: validation + landing until dbt starts,
+    dbt until it reports its nodes passed, the rest (freshness, publish) after."""
+    s = run_step([*CLI, "build", "--raw", str(raw), "--warehouse", str(warehouse), *flags],
+                 markers=("Building with dbt", "checking source freshness"))
+    dbt_start = s.marks.get("Building with dbt", 0.0)
+    dbt_end = s.marks.get("checking source freshness", s.seconds)
+    return s, {"seconds": s.seconds, "peak_mb": s.peak_mb, "validate_land_s": dbt_start,
+               "dbt_s": round(dbt_end - dbt_start, 2), "rest_s": round(s.seconds - dbt_end, 2)}
+
+
 def last_json(output: str) -> dict:
     return json.loads(next(line for line in reversed(output.splitlines()) if line.startswith("{")))
 
@@ -144,13 +155,8 @@ def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check:
         result["validate"] = {"seconds": s.seconds, "peak_mb": s.peak_mb, "rows_per_s": round(rows / s.seconds)}
         say("validate")
 
-    s = run_step([*CLI, "build", "--raw", str(raw), "--warehouse", str(wh), "--full-refresh"],
-                 markers=("Building with dbt", "checking source freshness"))
-    dbt_start = s.marks.get("Building with dbt", 0.0)
-    dbt_end = s.marks.get("checking source freshness", s.seconds)
-    result["build"] = {"seconds": s.seconds, "peak_mb": s.peak_mb, "validate_land_s": dbt_start,
-                       "dbt_s": round(dbt_end - dbt_start, 2), "rest_s": round(s.seconds - dbt_end, 2),
-                       "warehouse_mb": size_mb(wh), "landing_mb": size_mb(wh.parent / "landing"),
+    s, phases = build_step(raw, wh, "--full-refresh")
+    result["build"] = {**phases, "warehouse_mb": size_mb(wh), "landing_mb": size_mb(wh.parent / "landing"),
                        "rows_per_s": round(rows / s.seconds)}
     say("build")
 
@@ -173,14 +179,10 @@ def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check:
         from incremental_day import append_day
 
         result["incremental_day"] = append_day(raw, INCREMENTAL_DAY, seed=seed, move_user=False)
-        s = run_step([*CLI, "build", "--raw", str(raw), "--warehouse", str(wh)],
-                     markers=("Building with dbt", "checking source freshness"))
+        s, phases = build_step(raw, wh)
         if "(incremental" not in s.output:
             raise RuntimeError("the build after one more day was not incremental:\n" + s.output[-2000:])
-        dbt_start = s.marks.get("Building with dbt", 0.0)
-        dbt_end = s.marks.get("checking source freshness", s.seconds)
-        result["incremental"] = {"seconds": s.seconds, "peak_mb": s.peak_mb, "validate_land_s": dbt_start,
-                                 "dbt_s": round(dbt_end - dbt_start, 2), "warehouse_mb": size_mb(wh)}
+        result["incremental"] = {**phases, "warehouse_mb": size_mb(wh)}
         say("incremental")
 
     result["targets"] = targets(result)
