@@ -23,32 +23,56 @@ from pathlib import Path
 import duckdb
 
 
-def _read(raw: Path, table: str, key: str | None = None) -> list[dict]:
-    """Every row of a table (all its CSV part files, later files last), as text; with `key`, the latest version of
-    each record only (a later part file's row is the newer version, as landing reads it)."""
-    files = sorted((raw / table).parent.glob(f"{Path(table).name}*.csv"))
-    con = duckdb.connect()
-    try:
-        cursor = con.execute("select * from read_csv(?, all_varchar = true, union_by_name = true)",
-                             [[str(f) for f in files]])
+class _Tables:
+    """The raw folder's tables as DuckDB views over all their CSV part files (text, later files last), so a day
+    can be planted in a sample of any size without holding a table in memory: every pick is a query."""
+
+    def __init__(self, raw: Path, seed: int):
+        self.raw, self.seed = raw, seed
+        self.con = duckdb.connect()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def view(self, table: str, key: str | None = None) -> str:
+        """A relation over every part of `table`; with `key`, the latest version of each record only (a later
+        part file's row is the newer version, as landing reads it)."""
+        files = sorted((self.raw / table).parent.glob(f"{Path(table).name}*.csv"))
+        listed = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+        relation = f"read_csv({listed}, all_varchar = true, union_by_name = true, filename = true)"
+        if key is None:
+            return f"(select * exclude (filename) from {relation})"
+        return (f"(select * exclude (filename) from {relation} "
+                f"qualify row_number() over (partition by {key} order by filename desc) = 1)")
+
+    def rows(self, sql: str, params: list | None = None) -> list[dict]:
+        cursor = self.con.execute(sql, params or [])
         columns = [d[0] for d in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
-    if key is None:
-        return rows
-    return list({row[key]: row for row in rows}.values())
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
+    def value(self, sql: str):
+        return self.con.execute(sql).fetchall()[0][0]
 
-def _ids(raw: Path, table: str, column: str) -> list[str]:
-    """The distinct values of one column of a table (all its CSV part files)."""
-    files = sorted((raw / table).parent.glob(f"{Path(table).name}*.csv"))
-    con = duckdb.connect()
-    try:
-        return [r[0] for r in con.execute(f"select distinct {column} from read_csv(?, all_varchar = true, "
-                                          "union_by_name = true)", [[str(f) for f in files]]).fetchall()]
-    finally:
-        con.close()
+    def columns(self, table: str) -> list[str]:
+        return [d[0] for d in self.con.execute(f"select * from {self.view(table)} limit 0").description]
+
+    def pick(self, table: str, key: str, where: str = "true", n: int = 1, params: list | None = None) -> list[dict]:
+        """`n` records of `table` matching `where`, a seeded pseudo-random choice that is the same every run."""
+        return self.rows(f"select * from {self.view(table, key)} where {where} "
+                         f"order by hash({key}, {int(self.seed)}), {key} limit {int(n)}", params)
+
+    def next_id(self, table: str, column: str, prefix: str) -> callable:
+        width, last = self.con.execute(
+            f"select max(length({column})), max(cast(substr({column}, {len(prefix) + 1}) as bigint)) "
+            f"from {self.view(table)} where starts_with({column}, '{prefix}')").fetchall()[0]
+        width -= len(prefix)
+        counter = [last]
+
+        def take() -> str:
+            counter[0] += 1
+            return f"{prefix}{counter[0]:0{width}d}"
+
+        return take
 
 
 def _write(raw: Path, table: str, day: date, rows: list[dict], columns: list[str]) -> Path:
@@ -65,47 +89,44 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _next_id(ids, prefix: str) -> callable:
-    width = max(len(i) for i in ids) - len(prefix)
-    counter = [max(int(i[len(prefix):]) for i in ids if i.startswith(prefix))]
-
-    def take() -> str:
-        counter[0] += 1
-        return f"{prefix}{counter[0]:0{width}d}"
-
-    return take
-
-
 def append_day(raw: Path, day: date, seed: int = 0, move_user: bool = True) -> dict:
     """Write one day of exports into `raw` as new part files; return what was planted (ids and dates)."""
     rng = random.Random(seed)
     at = lambda h, m=0, d=day: datetime.combine(d, time(h, m, rng.randrange(60)))  # noqa: E731
 
-    users = _read(raw, "crm/users", "user_id")
-    leads = _read(raw, "crm/leads", "lead_id")
-    opportunities = _read(raw, "crm/opportunities", "opportunity_id")
-    accounts = _read(raw, "crm/accounts")
-    lead_columns = list(leads[0])
-    opp_columns = list(opportunities[0])
+    tables = _Tables(raw, seed)
+    try:
+        return _plant(tables, raw, day, rng, at, move_user)
+    finally:
+        tables.close()
+
+
+def _plant(t: _Tables, raw: Path, day: date, rng: random.Random, at, move_user: bool) -> dict:
+    users = t.rows(f"select * from {t.view('crm/users', 'user_id')} order by user_id")
+    lead_columns = t.columns("crm/leads")
+    opp_columns = t.columns("crm/opportunities")
+    leads_view = t.view("crm/leads", "lead_id")
 
     sales = [u for u in users if u["role"] in ("sales", "sdr") and not u["left_at"]]
     dept_of = {u["user_id"]: u["department_id"] for u in users}
-    channels = sorted({r["channel"] for r in leads})
-    new_lead_id = _next_id([r["lead_id"] for r in leads], "L")
-    new_opp_id = _next_id([r["opportunity_id"] for r in opportunities], "O")
-    new_activity_id = _next_id(_ids(raw, "crm/activities", "activity_id"), "AC")
-    new_touch_id = _next_id(_ids(raw, "campaign/touches", "touch_id"), "TC")
+    channels = [r[0] for r in t.con.execute(f"select distinct channel from {leads_view} order by 1").fetchall()]
+    new_lead_id = t.next_id("crm/leads", "lead_id", "L")
+    new_opp_id = t.next_id("crm/opportunities", "opportunity_id", "O")
+    new_activity_id = t.next_id("crm/activities", "activity_id", "AC")
+    new_touch_id = t.next_id("campaign/touches", "touch_id", "TC")
+    known_owner = f"owner_user_id in (select user_id from {t.view('crm/users')})"
 
     new_leads, new_events, new_ownership, new_activities, new_touches = [], [], [], [], []
     new_opps, new_history, new_users = [], [], []
 
     # the day's new leads, each assigned, most contacted and some qualified
-    per_day = max(5, round(len(leads) / 730))
+    per_day = max(5, round(t.value(f"select count(*) from {leads_view}") / 730))
+    templates = t.pick("crm/leads", "lead_id", n=min(per_day, 1000))
     for _ in range(per_day):
         owner = rng.choice(sales)["user_id"]
         created = at(rng.randrange(8, 18), rng.randrange(60))
         lead_id = new_lead_id()
-        template = rng.choice(leads)
+        template = rng.choice(templates)
         new_leads.append({**{c: template.get(c) for c in ("company_name", "contact_name", "industry", "region")},
                           "lead_id": lead_id, "created_at": _ts(created), "channel": rng.choice(channels),
                           "status": "new", "owner_user_id": owner})
@@ -129,11 +150,11 @@ def append_day(raw: Path, day: date, seed: int = 0, move_user: bool = True) -> d
                             "anonymous_id": f"ck{rng.getrandbits(64):016x}"})
 
     open_statuses = {"new", "contacted", "nurturing", "mql", "sql"}
-    latest = datetime.fromisoformat(max(_ids(raw, "crm/lead_events", "event_at")))
-    old_open = [r for r in leads if r["status"] in open_statuses and r["owner_user_id"] in dept_of
-                and r["created_at"] < _ts(latest - timedelta(days=60))]
-    rng.shuffle(old_open)
-    late_lead, handed_lead, released_lead = old_open[0], old_open[1], old_open[2]
+    latest = datetime.fromisoformat(t.value(f"select max(event_at) from {t.view('crm/lead_events')}"))
+    statuses = ", ".join(f"'{s}'" for s in sorted(open_statuses))
+    late_lead, handed_lead, released_lead = t.pick(
+        "crm/leads", "lead_id", f"status in ({statuses}) and {known_owner} and created_at < ?", 3,
+        [_ts(latest - timedelta(days=60))])
 
     # late rows: dated a day before the previous build's latest event, inside the look-back window
     late_day = (latest - timedelta(days=1)).date()
@@ -154,10 +175,10 @@ def append_day(raw: Path, day: date, seed: int = 0, move_user: bool = True) -> d
                           "event_type": "transferred", "user_id": new_owner, "reason": "主管调配"})
 
     # a lead disqualified months ago comes back and converts, with a new opportunity
-    disqualified = [r for r in leads if r["status"] == "disqualified" and r["owner_user_id"] in dept_of
-                    and r["created_at"] < _ts(latest - timedelta(days=120))]
-    revived = rng.choice(disqualified)
-    account = rng.choice(accounts)["account_id"]
+    [revived] = t.pick("crm/leads", "lead_id", f"status = 'disqualified' and {known_owner} and created_at < ?", 1,
+                       [_ts(latest - timedelta(days=120))])
+    account_row, held_account = t.pick("crm/accounts", "account_id", n=2)
+    account = account_row["account_id"]
     converted_at = at(14, 0)
     revived_opp = new_opp_id()
     new_leads.append({**{c: revived.get(c) for c in lead_columns}, "status": "converted",
@@ -174,10 +195,10 @@ def append_day(raw: Path, day: date, seed: int = 0, move_user: bool = True) -> d
                         "owner_user_id": revived["owner_user_id"], "amount": "88000.00"})
 
     # two open opportunities move: one advances a stage with a new amount, one is won
-    open_opps = sorted((r for r in opportunities
-                        if r["is_closed"] == "false" and r["stage"] in ("需求确认", "方案交流")),
-                       key=lambda r: r["opportunity_id"])
-    advanced, won = open_opps[0], open_opps[-1]
+    open_opps = (f"select * from {t.view('crm/opportunities', 'opportunity_id')} "
+                 "where is_closed = 'false' and stage in ('需求确认', '方案交流') order by opportunity_id")
+    [advanced] = t.rows(open_opps + " limit 1")
+    [won] = t.rows(open_opps.replace("order by opportunity_id", "order by opportunity_id desc") + " limit 1")
     next_stage = {"需求确认": "方案交流", "方案交流": "招投标"}[advanced["stage"]]
     new_amount = f"{float(advanced['amount']) * 1.1:.2f}"
     new_opps.append({**advanced, "stage": next_stage, "amount": new_amount})
@@ -188,14 +209,14 @@ def append_day(raw: Path, day: date, seed: int = 0, move_user: bool = True) -> d
                         "owner_user_id": won["owner_user_id"], "amount": won["amount"]})
 
     # an account handed over
-    held_account = rng.choice(accounts)
     new_ownership.append({"entity_type": "account", "entity_id": held_account["account_id"], "event_at": _ts(at(10)),
                           "event_type": "transferred", "user_id": rng.choice(sales)["user_id"], "reason": "主管调配"})
 
     moved_user = None
     if move_user:
         # a rep with leads and deals moves to another department: every fact that reads the owner's department moves
-        owners = {r["owner_user_id"] for r in opportunities} & {u["user_id"] for u in sales}
+        owners = {r[0] for r in t.con.execute(
+            f"select distinct owner_user_id from {t.view('crm/opportunities')}").fetchall()}
         mover = next(u for u in sorted(sales, key=lambda u: u["user_id"]) if u["user_id"] in owners)
         departments = sorted({u["department_id"] for u in sales} - {mover["department_id"]})
         new_users.append({**mover, "department_id": departments[0]})

@@ -161,7 +161,8 @@ def counts(**tables: tuple[int, int, int]) -> dict[str, tuple[int, int, int]]:
     """Row counts per table, the minimal export's by default: counts(opportunities=(4, 3, 1))."""
     out = dict(OK)
     for name, value in tables.items():
-        family = "service" if name in ("tickets", "orders") else "crm"
+        family = ("service" if name in ("tickets", "orders") else
+                  "campaign" if name in ("campaigns", "campaign_spend", "contents", "touches") else "crm")
         out[f"{family}/{name}"] = value
     return out
 
@@ -280,6 +281,15 @@ ROWS = [
          rejected=(("crm/opportunity_stage_history.csv", 2, "opportunity_id, stage, entered_at, owner_user_id",
                     "duplicate_key"),),
          landed={("crm/opportunity_stage_history", "amount"): ["2", "3"]}),
+    Case("duplicate_spend_day", "campaign spend: C1's 2026-01-05 sent twice (`2026-01-05`, then `2026/01/05` with a "
+         "new figure): the later row loads (a re-sent day is its newer figure)",
+         both(write("campaign/campaigns.csv", csv_text(["campaign_id", "campaign_name", "channel"],
+                                                       [["C1", "春季直播", "直播"]])),
+              write("campaign/campaign_spend.csv", csv_text(["campaign_id", "spend_date", "spend"], [
+                  ["C1", "2026-01-05", "100"], ["C1", "2026-01-06", "200"], ["C1", "2026/01/05", "150"]]))),
+         counts=counts(campaigns=(1, 1, 0), campaign_spend=(3, 2, 1)),
+         rejected=(("campaign/campaign_spend.csv", 2, "campaign_id, spend_date", "duplicate_key"),),
+         landed={("campaign/campaign_spend", "spend"): ["200", "150"]}),
     Case("orphan_foreign_key", "an opportunity owned by U9, who is not in crm/users",
          append(OPPS, opp("O4", owner="U9")), counts=counts(opportunities=(4, 3, 1)),
          rejected=((OPPS, 5, "owner_user_id", "foreign_key"),),
