@@ -236,7 +236,7 @@ class _TableLander:
 
     def land_absent(self) -> TableReport:
         self.report.status = "absent"
-        cols = [f"cast(null as varchar) as {_quote(c)}" for c in self.table.column_names]
+        cols = [f"cast(null as {c.data_type}) as {_quote(c.name)}" for c in self.table.columns]
         cols += [f"cast(null as varchar) as {SOURCE_FILE}", f"cast(null as bigint) as {SOURCE_ROW}"]
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.con.execute(f"copy (select {', '.join(cols)} limit 0) to '{self.target}' (format parquet)")
@@ -323,14 +323,15 @@ class _TableLander:
     def _write_landed(self, parts: list[Path], set_aside: pd.DataFrame, in_order: bool = False) -> None:
         table = self.table
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        columns = [_quote(c) for c in table.column_names + self.report.extra_columns]
-        columns += [f"{FILE} as {SOURCE_FILE}", f"{ROW} as {SOURCE_ROW}"]
+        names = table.column_names + self.report.extra_columns
+        typed = _typed_columns(table, names)
         partial = self.target.with_suffix(".parquet.partial")
-        if not (in_order and _copy_in_order(parts, set_aside, table.column_names + self.report.extra_columns,
-                                            partial)):
+        if not parts:
+            self.con.execute(f"copy (select {typed} from ({_empty_text(names)})) to '{partial}' (format parquet)")
+        elif not (in_order and _copy_in_order(self.con, parts, set_aside, names, typed, partial)):
             self.con.register("set_aside", set_aside)
             self.con.execute(
-                f"copy (select {', '.join(columns)} from read_parquet({_sql_list(parts)}, union_by_name = true) p "
+                f"copy (select {typed} from read_parquet({_sql_list(parts)}, union_by_name = true) p "
                 f"where not exists (select 1 from set_aside s where s.{FILE} = p.{FILE} and s.{ROW} = p.{ROW}) "
                 f"order by {FILE}, {ROW}) to '{partial}' (format parquet)")
             self.con.unregister("set_aside")
@@ -348,20 +349,41 @@ class _TableLander:
                                f"{report.rows_loaded:,} and set aside {report.rows_rejected:,}. Please report this.")
 
 
-def _copy_in_order(parts: list[Path], set_aside: pd.DataFrame, columns: list[str], target: Path) -> bool:
-    """Write the parts' rows but those set aside to `target`, part by part: the parts hold the rows in the order
-    they were read, which for a table's own files (name order, then row order) is the landed order, so nothing
-    needs sorting (a join or a sort over the whole table is what this saves). False when the parts do not agree
-    on a column's type (then the caller lets DuckDB unify them)."""
+def _typed_columns(table: contract.Table, names: list[str]) -> str:
+    """The landed file's select list over the checked rows: every contract column typed as declared, with the same
+    staging macro validation checked it with (so staging reads types, not text, and never parses a value twice),
+    extra columns as text, and where each row came from."""
+    from closedloop import validate
+
+    contract_names = set(table.column_names)
+    selects = [f"{validate.typed_sql(table, c) or _quote(c)} as {_quote(c)}" if c in contract_names else _quote(c)
+               for c in names]
+    return ", ".join([*selects, f"{FILE} as {SOURCE_FILE}", f"{ROW} as {SOURCE_ROW}"])
+
+
+def _empty_text(names: list[str]) -> str:
+    """No rows, every column text (what a part holds before typing)."""
+    columns = [f"cast(null as varchar) as {_quote(c)}" for c in names]
+    return f"select {', '.join([*columns, f'cast(null as varchar) as {FILE}', f'cast(null as bigint) as {ROW}'])} " \
+        "limit 0"
+
+
+def _copy_in_order(con: duckdb.DuckDBPyConnection, parts: list[Path], set_aside: pd.DataFrame, columns: list[str],
+                   typed: str, target: Path) -> bool:
+    """Write the parts' rows but those set aside to `target`, typed (`typed`: the select list), part by part: the
+    parts hold the rows in the order they were read, which for a table's own files (name order, then row order) is
+    the landed order, so nothing needs sorting (a join or a sort over the whole table is what this saves). False
+    when the parts do not agree on a column's type (then the caller lets DuckDB unify them)."""
     schemas = [pq.read_schema(p) for p in parts]
     types: dict[str, pa.DataType] = {}
     for schema in schemas:
         for name in [*columns, FILE, ROW]:
             if name in schema.names and types.setdefault(name, schema.field(name).type) != schema.field(name).type:
                 return False
-    fields = [pa.field(c, types.get(c, pa.string())) for c in columns]
-    fields += [pa.field(SOURCE_FILE, types.get(FILE, pa.string())), pa.field(SOURCE_ROW, types.get(ROW, pa.int64()))]
-    schema = pa.schema(fields)
+    fields = [pa.field(c, types.get(c, pa.int64() if c == ROW else pa.string())) for c in [*columns, FILE, ROW]]
+    text_schema = pa.schema(fields)
+    empty = text_schema.empty_table()  # noqa: F841 (read by name in the query below)
+    schema = con.sql(f"select {typed} from empty").to_arrow_table().schema
     aside = {f: pa.array(g[ROW].to_numpy(dtype="int64")) for f, g in set_aside.groupby(FILE)} if len(set_aside) else {}
     with pq.ParquetWriter(target, schema) as writer:
         for part, part_schema in zip(parts, schemas, strict=True):
@@ -374,7 +396,9 @@ def _copy_in_order(parts: list[Path], set_aside: pd.DataFrame, columns: list[str
                 data = data.filter(pc.invert(pc.fill_null(drop, False)))
             arrays = [data.column(c) if c in data.column_names else pa.nulls(data.num_rows, types.get(c, pa.string()))
                       for c in [*columns, FILE, ROW]]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            rows = pa.Table.from_arrays(arrays, schema=text_schema)  # noqa: F841 (read by name in the query below)
+            # DuckDB keeps insertion order through a projection, so the landed order stays the read order.
+            writer.write_table(con.sql(f"select {typed} from rows").to_arrow_table().cast(schema))
     return True
 
 

@@ -177,10 +177,9 @@ def shadow_sql(table: contract.Table, shadow: str) -> str:
     macros = _macros()
     if kind == "norm":
         return str(macros.cl_enum(q))
-    parser = _PARSERS.get(types[col])
-    if parser is None:
+    parsed = typed_sql(table, col)
+    if parsed is None:
         raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no parser.")
-    parsed = f"try({getattr(macros, parser)(q)})"
     if kind == "date":
         return f"cast(cast({parsed} as date) as timestamp)"
     if types[col] == "date":
@@ -188,6 +187,15 @@ def shadow_sql(table: contract.Table, shadow: str) -> str:
     if types[col].startswith("decimal"):
         return f"cast({parsed} as double)"
     return parsed
+
+
+def typed_sql(table: contract.Table, column: str) -> str | None:
+    """The DuckDB expression typing a contract column's text with the staging macro for its declared type (the
+    value the row rules check and landing writes), or None for a text column."""
+    parser = _PARSERS.get(next(c.data_type for c in table.columns if c.name == column))
+    if parser is None:
+        return None
+    return f"try({getattr(_macros(), parser)(_quote(column))})"
 
 
 def business_now() -> dt.datetime:

@@ -1,5 +1,12 @@
-{# Typing and normalisation helpers shared by every staging model. Landed columns arrive as text (CSV)
-   or typed (Parquet); casting through varchar treats both the same way. #}
+{# Typing and normalisation helpers. Validation (closedloop/validate.py) renders the typing macros over the raw
+   text to check every value, and landing writes each typed contract column through the same macro, so the
+   landed Parquet is already typed; staging models read those columns with `cl_typed` and only trim, lower-case
+   and rename. Casting through varchar lets the typing macros read text and typed input alike. #}
+
+{# A contract column landing already typed (its declared data_type, by the macro below for that type). #}
+{% macro cl_typed(col) -%}
+    {{ col }}
+{%- endmacro %}
 
 {% macro cl_text(col) -%}
     nullif(trim(cast({{ col }} as varchar)), '')

@@ -6,8 +6,8 @@ Outcome `table_error`: `closedloop validate` and `closedloop build` exit 1 with 
 Outcome `rows` (no `error`): the build goes on; `counts` gives rows (read, loaded, set aside) per table,
 `rejected` every row set aside as (file, Excel row or Parquet record, column or None, rule), `messages`
 regexes the messages of those rows must match, `stdout` regexes the report must print, and `landed` the values
-landed for a column, in file and row order. Row numbers are what a person uses to find the row: the Excel row
-(header = row 1) for CSV and XLSX, the record number for Parquet.
+landed for a column (typed as the contract declares it), in file and row order. Row numbers are what a person uses
+to find the row: the Excel row (header = row 1) for CSV and XLSX, the record number for Parquet.
 
 The list is rendered into docs/validation.md ("The malformed-input corpus"); a test keeps the two in step.
 """
@@ -19,6 +19,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal as D
 from pathlib import Path
 
 Mutation = Callable[[Path], None]
@@ -238,7 +239,7 @@ ROWS = [
          both(edit(OPPS, lambda b: b.replace(b"\n", b"\r\n")),
               append(OPPS, line(opp("O4", amount="-1")).replace("\n", "\r\n"))),
          counts=counts(opportunities=(4, 3, 1)), rejected=((OPPS, 5, "amount", "non_negative"),),
-         landed={("crm/opportunities", "is_won"): ["true", "false", "false"]}),
+         landed={("crm/opportunities", "is_won"): [True, False, False]}),
     Case("quoted_newlines", "opportunity names with quoted line breaks; the bad row is still row 4",
          opps_with(["opportunity_name"], MINIMAL_OPPS[0] + ["一期\n二期"], MINIMAL_OPPS[1] + ["a\r\nb\nc"],
                    opp("O3", amount="-1") + ["x"]),
@@ -255,23 +256,23 @@ ROWS = [
          counts=counts(leads=(1, 1, 0)), landed={("crm/leads", "company_name"): ["甲, 乙 | 丙"]}),
     Case("case_insensitive_header", "header written `Opportunity_ID`, `AMOUNT` …",
          edit(OPPS, lambda b: b.replace(b"opportunity_id", b"Opportunity_ID").replace(b"amount", b"AMOUNT")),
-         counts=counts(), landed={("crm/opportunities", "amount"): ["100000.00", "50000", "80000.5"]}),
+         counts=counts(), landed={("crm/opportunities", "amount"): [D("100000.00"), D("50000.00"), D("80000.50")]}),
     Case("duplicate_keys", "O1 again at the end of crm/opportunities.csv: the last row wins",
          append(OPPS, opp("O1", amount="5")), counts=counts(opportunities=(4, 3, 1)),
          rejected=((OPPS, 2, "opportunity_id", "duplicate_key"),), messages=(r"the last row in file order is kept",),
-         landed={("crm/opportunities", "amount"): ["50000", "80000.5", "5"]}),
+         landed={("crm/opportunities", "amount"): [D("50000.00"), D("80000.50"), D("5.00")]}),
     Case("duplicate_key_newer_version_invalid", "O1 again at the end with amount `-5`: the earlier O1 loads",
          append(OPPS, opp("O1", amount="-5")), counts=counts(opportunities=(4, 3, 1)),
          rejected=((OPPS, 5, "amount", "non_negative"),),
-         landed={("crm/opportunities", "amount"): ["100000.00", "50000", "80000.5"]}),
+         landed={("crm/opportunities", "amount"): [D("100000.00"), D("50000.00"), D("80000.50")]}),
     Case("duplicate_key_newer_version_orphan", "O1 again at the end owned by U9 (unknown): the earlier O1 loads",
          append(OPPS, opp("O1", owner="U9")), counts=counts(opportunities=(4, 3, 1)),
          rejected=((OPPS, 5, "owner_user_id", "foreign_key"),),
-         landed={("crm/opportunities", "amount"): ["100000.00", "50000", "80000.5"]}),
+         landed={("crm/opportunities", "amount"): [D("100000.00"), D("50000.00"), D("80000.50")]}),
     Case("duplicate_keys_across_parts", "O2 again in a later part crm/opportunities_2026-05.csv",
          write("crm/opportunities_2026-05.csv", csv_text(OPPS_HEADER, [opp("O2", amount="7")])),
          counts=counts(opportunities=(4, 3, 1)), rejected=((OPPS, 3, "opportunity_id", "duplicate_key"),),
-         landed={("crm/opportunities", "amount"): ["100000.00", "80000.5", "7"]}),
+         landed={("crm/opportunities", "amount"): [D("100000.00"), D("80000.50"), D("7.00")]}),
     Case("duplicate_compound_key_with_an_empty_part", "stage history: O1 enters 方案交流 at the same instant twice, "
          "no owner on either row (a key part may be empty): the later row loads",
          write("crm/opportunity_stage_history.csv", csv_text(["opportunity_id", "stage", "entered_at", "amount"], [
@@ -280,7 +281,7 @@ ROWS = [
          counts=counts(opportunity_stage_history=(3, 2, 1)),
          rejected=(("crm/opportunity_stage_history.csv", 2, "opportunity_id, stage, entered_at, owner_user_id",
                     "duplicate_key"),),
-         landed={("crm/opportunity_stage_history", "amount"): ["2", "3"]}),
+         landed={("crm/opportunity_stage_history", "amount"): [D("2.00"), D("3.00")]}),
     Case("duplicate_spend_day", "campaign spend: C1's 2026-01-05 sent twice (`2026-01-05`, then `2026/01/05` with a "
          "new figure): the later row loads (a re-sent day is its newer figure)",
          both(write("campaign/campaigns.csv", csv_text(["campaign_id", "campaign_name", "channel"],
@@ -289,7 +290,7 @@ ROWS = [
                   ["C1", "2026-01-05", "100"], ["C1", "2026-01-06", "200"], ["C1", "2026/01/05", "150"]]))),
          counts=counts(campaigns=(1, 1, 0), campaign_spend=(3, 2, 1)),
          rejected=(("campaign/campaign_spend.csv", 2, "campaign_id, spend_date", "duplicate_key"),),
-         landed={("campaign/campaign_spend", "spend"): ["200", "150"]}),
+         landed={("campaign/campaign_spend", "spend"): [D("200.00"), D("150.00")]}),
     Case("orphan_foreign_key", "an opportunity owned by U9, who is not in crm/users",
          append(OPPS, opp("O4", owner="U9")), counts=counts(opportunities=(4, 3, 1)),
          rejected=((OPPS, 5, "owner_user_id", "foreign_key"),),
@@ -397,8 +398,8 @@ ROWS = [
              ["O5", "A1", "U1", dt.date(2026, 3, 2), -1, "new", "赢单", "是", "否"]]),
          counts=counts(opportunities=(5, 4, 1)),
          rejected=(("crm/opportunities_2026-05.xlsx", 4, "amount", "non_negative"),),
-         landed={("crm/opportunities", "created_at"): ["2026-01-05T10:00:00", "2026-02-10 09:30:00",
-                                                       "2026-03-01T08:00:00+08:00", "2026-03-01T09:30:00"]}),
+         landed={("crm/opportunities", "created_at"): [dt.datetime(2026, 1, 5, 10), dt.datetime(2026, 2, 10, 9, 30),
+                                                       dt.datetime(2026, 3, 1, 8), dt.datetime(2026, 3, 1, 9, 30)]}),
     Case("parquet_part", "crm/opportunities_2026-05.parquet: typed columns, record 2 has no owner",
          parquet("crm/opportunities_2026-05.parquet", [
              {"opportunity_id": "O4", "account_id": "A1", "owner_user_id": "U1",
@@ -409,7 +410,7 @@ ROWS = [
               "opportunity_type": "new", "stage": "赢单", "is_closed": True, "is_won": True}]),
          counts=counts(opportunities=(5, 4, 1)),
          rejected=(("crm/opportunities_2026-05.parquet", 2, "owner_user_id", "required"),),
-         landed={("crm/opportunities", "amount"): ["100000.00", "50000", "80000.5", "10.25"]}),
+         landed={("crm/opportunities", "amount"): [D("100000.00"), D("50000.00"), D("80000.50"), D("10.25")]}),
 ]
 
 CASES = TABLE_ERRORS + ROWS

@@ -9,10 +9,10 @@ renamed as (
 
     select
         {{ cl_text('campaign_id') }} as campaign_id,
-        {{ cl_date('spend_date') }} as spend_date,
-        {{ cl_amount('spend') }} as spend,
-        {{ cl_bigint('impressions') }} as impressions,
-        {{ cl_bigint('clicks') }} as clicks,
+        {{ cl_typed('spend_date') }} as spend_date,
+        {{ cl_typed('spend') }} as spend,
+        {{ cl_typed('impressions') }} as impressions,
+        {{ cl_typed('clicks') }} as clicks,
         source.* exclude (campaign_id, spend_date, spend, impressions, clicks)
     from source
 

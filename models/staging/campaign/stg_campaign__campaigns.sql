@@ -12,9 +12,9 @@ renamed as (
         {{ cl_text('campaign_name') }} as campaign_name,
         {{ cl_text('channel') }} as channel,
         {{ cl_enum('campaign_type') }} as campaign_type,
-        {{ cl_date('start_date') }} as start_date,
-        {{ cl_date('end_date') }} as end_date,
-        {{ cl_amount('budget') }} as budget,
+        {{ cl_typed('start_date') }} as start_date,
+        {{ cl_typed('end_date') }} as end_date,
+        {{ cl_typed('budget') }} as budget,
         {{ cl_text('department_id') }} as department_id,
         source.* exclude (campaign_id, campaign_name, channel, campaign_type, start_date, end_date, budget, department_id)
     from source

@@ -12,7 +12,7 @@ renamed as (
         {{ cl_text('title') }} as title,
         {{ cl_enum('content_type') }} as content_type,
         {{ cl_text('campaign_id') }} as campaign_id,
-        {{ cl_timestamp('published_at') }} as published_at,
+        {{ cl_typed('published_at') }} as published_at,
         source.* exclude (content_id, title, content_type, campaign_id, published_at)
     from source
 

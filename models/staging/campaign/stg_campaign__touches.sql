@@ -9,7 +9,7 @@ renamed as (
 
     select
         {{ cl_text('touch_id') }} as touch_id,
-        {{ cl_timestamp('touched_at') }} as touched_at,
+        {{ cl_typed('touched_at') }} as touched_at,
         {{ cl_text('channel') }} as channel,
         {{ cl_enum('touch_type') }} as touch_type,
         {{ cl_text('campaign_id') }} as campaign_id,

@@ -10,7 +10,7 @@ renamed as (
     select
         {{ cl_text('account_id') }} as account_id,
         {{ cl_text('account_name') }} as account_name,
-        {{ cl_timestamp('created_at') }} as created_at,
+        {{ cl_typed('created_at') }} as created_at,
         {{ cl_text('industry') }} as industry,
         {{ cl_text('company_size') }} as company_size,
         {{ cl_text('region') }} as region,

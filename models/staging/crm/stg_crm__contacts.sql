@@ -14,7 +14,7 @@ renamed as (
         {{ cl_enum('decision_role') }} as decision_role,
         {{ cl_email('email') }} as email,
         {{ cl_phone('phone') }} as phone,
-        {{ cl_timestamp('created_at') }} as created_at,
+        {{ cl_typed('created_at') }} as created_at,
         source.* exclude (contact_id, account_id, contact_name, decision_role, email, phone, created_at)
     from source
 

@@ -9,7 +9,7 @@ renamed as (
 
     select
         {{ cl_text('lead_id') }} as lead_id,
-        {{ cl_timestamp('event_at') }} as event_at,
+        {{ cl_typed('event_at') }} as event_at,
         {{ cl_enum('event_type') }} as event_type,
         {{ cl_text('user_id') }} as user_id,
         {{ cl_text('reason') }} as reason,

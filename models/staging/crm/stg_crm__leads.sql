@@ -9,7 +9,7 @@ renamed as (
 
     select
         {{ cl_text('lead_id') }} as lead_id,
-        {{ cl_timestamp('created_at') }} as created_at,
+        {{ cl_typed('created_at') }} as created_at,
         {{ cl_text('channel') }} as channel,
         {{ cl_text('status') }} as status,
         {{ cl_text('campaign_id') }} as campaign_id,
@@ -22,7 +22,7 @@ renamed as (
         {{ cl_text('region') }} as region,
         {{ cl_text('owner_user_id') }} as owner_user_id,
         {{ cl_text('referrer_account_id') }} as referrer_account_id,
-        {{ cl_timestamp('converted_at') }} as converted_at,
+        {{ cl_typed('converted_at') }} as converted_at,
         {{ cl_text('converted_account_id') }} as converted_account_id,
         {{ cl_text('converted_opportunity_id') }} as converted_opportunity_id,
         {{ cl_text('disqualify_reason') }} as disqualify_reason,

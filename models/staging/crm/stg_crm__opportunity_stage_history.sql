@@ -10,9 +10,9 @@ renamed as (
     select
         {{ cl_text('opportunity_id') }} as opportunity_id,
         {{ cl_text('stage') }} as stage,
-        {{ cl_timestamp('entered_at') }} as entered_at,
+        {{ cl_typed('entered_at') }} as entered_at,
         {{ cl_text('owner_user_id') }} as owner_user_id,
-        {{ cl_amount('amount') }} as amount,
+        {{ cl_typed('amount') }} as amount,
         source.* exclude (opportunity_id, stage, entered_at, owner_user_id, amount)
     from source
 

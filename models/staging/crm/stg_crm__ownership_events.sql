@@ -10,7 +10,7 @@ renamed as (
     select
         {{ cl_enum('entity_type') }} as entity_type,
         {{ cl_text('entity_id') }} as entity_id,
-        {{ cl_timestamp('event_at') }} as event_at,
+        {{ cl_typed('event_at') }} as event_at,
         {{ cl_enum('event_type') }} as event_type,
         {{ cl_text('user_id') }} as user_id,
         {{ cl_text('reason') }} as reason,

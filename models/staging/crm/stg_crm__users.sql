@@ -13,8 +13,8 @@ renamed as (
         {{ cl_text('department_id') }} as department_id,
         {{ cl_enum('role') }} as role,
         {{ cl_text('manager_user_id') }} as manager_user_id,
-        {{ cl_timestamp('hired_at') }} as hired_at,
-        {{ cl_timestamp('left_at') }} as left_at,
+        {{ cl_typed('hired_at') }} as hired_at,
+        {{ cl_typed('left_at') }} as left_at,
         source.* exclude (user_id, user_name, department_id, role, manager_user_id, hired_at, left_at)
     from source
 

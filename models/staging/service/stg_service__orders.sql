@@ -10,12 +10,12 @@ renamed as (
     select
         {{ cl_text('order_id') }} as order_id,
         {{ cl_text('account_id') }} as account_id,
-        {{ cl_date('order_date') }} as order_date,
-        {{ cl_amount('amount') }} as amount,
+        {{ cl_typed('order_date') }} as order_date,
+        {{ cl_typed('amount') }} as amount,
         {{ cl_enum('order_type') }} as order_type,
         {{ cl_text('opportunity_id') }} as opportunity_id,
-        {{ cl_date('subscription_start') }} as subscription_start,
-        {{ cl_date('subscription_end') }} as subscription_end,
+        {{ cl_typed('subscription_start') }} as subscription_start,
+        {{ cl_typed('subscription_end') }} as subscription_end,
         source.* exclude (order_id, account_id, order_date, amount, order_type, opportunity_id, subscription_start, subscription_end)
     from source
 

@@ -10,12 +10,12 @@ renamed as (
     select
         {{ cl_text('ticket_id') }} as ticket_id,
         {{ cl_text('account_id') }} as account_id,
-        {{ cl_timestamp('opened_at') }} as opened_at,
-        {{ cl_timestamp('resolved_at') }} as resolved_at,
+        {{ cl_typed('opened_at') }} as opened_at,
+        {{ cl_typed('resolved_at') }} as resolved_at,
         {{ cl_enum('priority') }} as priority,
         {{ cl_text('category') }} as category,
         {{ cl_text('channel') }} as channel,
-        {{ cl_integer('csat') }} as csat,
+        {{ cl_typed('csat') }} as csat,
         source.* exclude (ticket_id, account_id, opened_at, resolved_at, priority, category, channel, csat)
     from source
 
