@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CLI = [PYTHON, "-m", "closedloop.cli"]
 INCREMENTAL_DAY = dt.date(2026, 11, 1)
+BASELINE_MEMORY_SHARE = 0.8  # of the machine's memory: the pandas baseline is stopped past it
 
 
 @dataclass
@@ -44,14 +46,35 @@ class Step:
     # seconds since the step started at which each marker line first appeared on its output
     marks: dict[str, float]
     output: str
+    killed: bool = False  # stopped for passing its memory cap
 
 
-def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = None) -> Step:
+def _watch_memory(proc: subprocess.Popen, cap_mb: float, hit: list) -> None:
+    """Kill `proc` once its resident memory passes `cap_mb` (before the kernel's OOM killer picks a victim)."""
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            rss_kb = int(next(x for x in status.read_text().splitlines() if x.startswith("VmRSS")).split()[1])
+        except (OSError, StopIteration):
+            return
+        if rss_kb / 1024 > cap_mb:
+            hit.append(rss_kb / 1024)
+            proc.kill()
+            return
+        time.sleep(0.25)
+
+
+def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = None,
+             memory_cap_mb: float | None = None) -> Step:
     """Run `argv`, wait for it with wait4 (its own rusage: max RSS of it and its waited-for children), and time the
-    first appearance of each marker in its output."""
+    first appearance of each marker in its output. With `memory_cap_mb`, a step that passes it is killed and
+    reported as such instead of raising."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
+    hit: list = []
+    if memory_cap_mb:
+        threading.Thread(target=_watch_memory, args=(proc, memory_cap_mb, hit), daemon=True).start()
     marks: dict[str, float] = {}
     lines = []
     for line in proc.stdout:
@@ -63,6 +86,8 @@ def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = 
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     output = "".join(lines)
+    if hit:
+        return Step(round(seconds, 2), round(usage.ru_maxrss / 1024), {}, output, killed=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{output[-4000:]}")
     return Step(round(seconds, 2), round(usage.ru_maxrss / 1024), {k: round(v, 2) for k, v in marks.items()},
@@ -109,7 +134,7 @@ def targets(r: dict) -> dict:
     full, floor = r["build"]["seconds"], r["floor"]["seconds"]
     out["generator ≥ 500k rows/s"] = (r["generate"]["rows_per_s"] >= 500_000, r["generate"]["rows_per_s"], 500_000)
     out["full build ≤ 20× floor"] = (full <= 20 * floor, round(full / floor, 1), 20)
-    if "baseline" in r:
+    if "baseline" in r and not r["baseline"].get("killed"):
         speedup = r["baseline"]["seconds"] / full
         out["≥ 5× faster than pandas"] = (speedup >= 5, round(speedup, 2), 5)
         share = r["build"]["peak_mb"] / r["baseline"]["peak_mb"]
@@ -126,10 +151,20 @@ def targets(r: dict) -> dict:
     return {k: {"met": bool(v[0]), "measured": v[1], "limit": v[2]} for k, v in out.items()}
 
 
-def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check: bool) -> dict:
+def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check: bool, reuse_raw: bool = False) -> dict:
     raw, wh = out / "raw", out / "wh" / "warehouse.duckdb"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    previous = json.loads((out / "result.json").read_text(encoding="utf-8")) if (out / "result.json").exists() \
+        else {}
+    reuse_raw = reuse_raw and (raw / "truth.json").exists() and previous.get("scale") == scale \
+        and previous.get("seed") == seed and "generate" in previous
+    if reuse_raw:
+        # The sample as generated: drop the day an earlier incremental step appended, and every build.
+        for appended in raw.rglob(f"*_{INCREMENTAL_DAY.isoformat()}.csv"):
+            appended.unlink()
+        shutil.rmtree(out / "wh", ignore_errors=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
     result: dict = {"scale": scale, "seed": seed, "date": dt.date.today().isoformat(), "machine": machine(),
                     "command": " ".join([Path(PYTHON).name, *sys.argv])}
 
@@ -140,11 +175,15 @@ def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check:
         print(f"[{time.strftime('%H:%M:%S')}] {step}: {json.dumps(result[step], ensure_ascii=False)}", flush=True)
         save()
 
-    s = run_step([*CLI, "generate", "--scale", str(scale), "--seed", str(seed), "--out", str(raw)])
+    if not reuse_raw:
+        s = run_step([*CLI, "generate", "--scale", str(scale), "--seed", str(seed), "--out", str(raw)])
     floor = run_step([PYTHON, "bench/floor.py", "--raw", str(raw), "--json"])
     rows = last_json(floor.output)["rows"]
-    result["generate"] = {"seconds": s.seconds, "peak_mb": s.peak_mb, "rows": rows,
-                          "rows_per_s": round(rows / s.seconds), "raw_mb": size_mb(raw)}
+    if reuse_raw:
+        result["generate"] = {**previous["generate"], "reused_from": previous["date"]}
+    else:
+        result["generate"] = {"seconds": s.seconds, "peak_mb": s.peak_mb, "rows": rows,
+                              "rows_per_s": round(rows / s.seconds), "raw_mb": size_mb(raw)}
     say("generate")
     result["floor"] = {"seconds": floor.seconds, "peak_mb": floor.peak_mb,
                        "read_s": last_json(floor.output)["seconds"]}
@@ -162,11 +201,17 @@ def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check:
 
     if "baseline" not in skip:
         argv = [PYTHON, "bench/baseline_pandas.py", "--raw", str(raw), "--json"]
-        s = run_step(argv + (["--check", str(wh)] if check else []))
-        base = last_json(s.output)
-        result["baseline"] = {"seconds": base["seconds"], "peak_mb": s.peak_mb, "process_s": s.seconds,
-                              "checked": base.get("checked", False),
-                              "marts": {k: v["seconds"] for k, v in base.get("marts", {}).items()}}
+        # Capped below the machine's memory: at scale 1000 the baseline needs more than the machine has.
+        cap = machine()["memory_gib"] * 1024 * BASELINE_MEMORY_SHARE
+        s = run_step(argv + (["--check", str(wh)] if check else []), memory_cap_mb=cap)
+        if s.killed:
+            result["baseline"] = {"killed": True, "seconds": s.seconds, "peak_mb": s.peak_mb, "cap_mb": round(cap),
+                                  "last_output": s.output.strip().splitlines()[-1:] or [""]}
+        else:
+            base = last_json(s.output)
+            result["baseline"] = {"seconds": base["seconds"], "peak_mb": s.peak_mb, "process_s": s.seconds,
+                                  "checked": base.get("checked", False),
+                                  "marts": {k: v["seconds"] for k, v in base.get("marts", {}).items()}}
         say("baseline")
 
     if "pages" not in skip:
@@ -194,6 +239,13 @@ def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check:
 
 def _mb(v: float) -> str:
     return f"{v / 1000:.1f} GB" if v >= 1000 else f"{v:.0f} MB"
+
+
+def _baseline_cell(r: dict) -> str:
+    b = r["baseline"]
+    if b.get("killed"):
+        return f"out of memory: stopped at {_mb(b['cap_mb'])} after {b['seconds']:.0f} s"
+    return f"{b['seconds']:.1f} s, peak {_mb(b['peak_mb'])}" + (" (checked)" if b["checked"] else "")
 
 
 def markdown(results: list[dict]) -> str:
@@ -224,9 +276,9 @@ def markdown(results: list[dict]) -> str:
              row("full build ÷ floor", lambda r: f"{r['build']['seconds'] / r['floor']['seconds']:.1f}×"),
              row("warehouse file", lambda r: _mb(r["build"]["warehouse_mb"])),
              row("landed parquet", lambda r: _mb(r["build"]["landing_mb"])),
-             row("**pandas baseline** (5 marts)", lambda r: f"{r['baseline']['seconds']:.1f} s, peak "
-                 f"{_mb(r['baseline']['peak_mb'])}" + (" (checked)" if r["baseline"]["checked"] else "")),
-             row("baseline ÷ full build", lambda r: f"{r['baseline']['seconds'] / r['build']['seconds']:.2f}×"),
+             row("**pandas baseline** (5 marts)", _baseline_cell),
+             row("baseline ÷ full build", lambda r: "–" if r["baseline"].get("killed") else
+                 f"{r['baseline']['seconds'] / r['build']['seconds']:.2f}×"),
              row("incremental day", lambda r: f"{r['incremental']['seconds']:.1f} s "
                  f"({r['incremental']['seconds'] / r['build']['seconds']:.0%} of full)"),
              row("warehouse after incremental", lambda r: _mb(r["incremental"]["warehouse_mb"])),
@@ -255,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loads", type=int, default=20, help="cold loads per dashboard page (default 20)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["validate", "baseline", "pages", "incremental"],
                     help="steps to leave out (the floor, generation and the full build always run)")
+    ap.add_argument("--reuse-raw", action="store_true",
+                    help="keep the sample an earlier run of the same scale and seed generated in --out (its "
+                         "generation figures are carried over; the appended day and the builds are removed)")
     ap.add_argument("--no-check", action="store_true",
                     help="do not check the pandas baseline's numbers against the warehouse (slow at scale 100+)")
     ap.add_argument("--markdown", nargs="+", type=Path, metavar="RESULT_JSON",
@@ -265,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None:
         ap.error("--out is required (a scratch folder)")
-    result = bench(args.scale, args.out, args.loads, args.seed, set(args.skip), not args.no_check)
+    result = bench(args.scale, args.out, args.loads, args.seed, set(args.skip), not args.no_check,
+                   args.reuse_raw)
     missed = [k for k, v in result["targets"].items() if not v["met"]]
     print(f"targets missed: {', '.join(missed) if missed else 'none'}")
     return 0
