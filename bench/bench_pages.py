@@ -127,10 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loads", type=int, default=0,
                     help="instead: N cold loads per page, p50/p95 of query time and script time")
     ap.add_argument("--json", action="store_true", help="with --loads: print one JSON object")
+    ap.add_argument("--slow-ms", type=float, default=None,
+                    help="log every query slower than this (to stderr, with its SQL): which query makes a page slow")
     args = ap.parse_args(argv)
 
     os.environ["CLOSEDLOOP_WAREHOUSE"] = str(args.warehouse.resolve())
     logging.getLogger("streamlit").setLevel(logging.ERROR)
+    if args.slow_ms is not None:
+        from dashboards import queries
+
+        queries.SLOW_QUERY_SECONDS = args.slow_ms / 1000
     params = {"lang": "English"} if args.lang == "en" else {}
     if args.grain:
         params["grain"] = args.grain

@@ -282,8 +282,9 @@ def markdown(results: list[dict]) -> str:
              row("incremental day", lambda r: f"{r['incremental']['seconds']:.1f} s "
                  f"({r['incremental']['seconds'] / r['build']['seconds']:.0%} of full)"),
              row("warehouse after incremental", lambda r: _mb(r["incremental"]["warehouse_mb"])),
-             row("slowest page query p50 / p95", lambda r: "{:.0f} / {:.0f} ms".format(
-                 *max((p["query_p50_s"] * 1000, p["query_p95_s"] * 1000) for p in r["pages"].values()))),
+             # slowest by p95, the figure the target judges
+             row("slowest page query p50 / p95", lambda r: "{2}: {1:.0f} / {0:.0f} ms".format(
+                 *max((p["query_p95_s"] * 1000, p["query_p50_s"] * 1000, name) for name, p in r["pages"].items()))),
              ]
     pages = sorted({p for r in results for p in r.get("pages", {})})
     page_lines = ["", "Page query time per load, p50 / p95 over the cold loads (ms; script time p95 in brackets):", "",

@@ -1,4 +1,4 @@
-"""The benchmark scripts still run (issue 6): bench/run.py end to end at a small scale, so they do not rot.
+"""The benchmark scripts still run (issue 6): bench/run.py end to end at scale 1, so they do not rot.
 
 Timings are not asserted here (speed is measured by the benchmarks, never by tests); what is asserted is that every
 step ran, the figures are there and sane, the pandas baseline gives the warehouse's numbers, and the Markdown
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_bench_run_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    done = subprocess.run([sys.executable, "bench/run.py", "--scale", "0.1", "--loads", "2", "--out", str(out)],
+    done = subprocess.run([sys.executable, "bench/run.py", "--scale", "1", "--loads", "2", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
@@ -48,4 +48,28 @@ def test_bench_run_smoke(tmp_path: Path) -> None:
 
     table = subprocess.run([sys.executable, "bench/run.py", "--markdown", str(out / "result.json")], cwd=REPO,
                            capture_output=True, text=True, timeout=60, check=True).stdout
-    assert "| full build ÷ floor |" in table and "scale 0.1" in table and "–" not in table.split("Targets")[0]
+    assert "| full build ÷ floor |" in table and "scale 1 |" in table and "–" not in table.split("Targets")[0]
+
+    # Measured again on the same sample: nothing generated, the appended day removed, the figures carried over.
+    again = subprocess.run([sys.executable, "bench/run.py", "--scale", "1", "--out", str(out), "--reuse-raw",
+                            "--skip", "validate", "baseline", "pages", "incremental"],
+                           cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    second = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert second["generate"]["reused_from"] == result["date"]
+    assert second["generate"]["seconds"] == result["generate"]["seconds"]
+    assert second["floor"]["read_s"] > 0 and second["build"]["seconds"] > 0
+    assert not list((out / "raw").rglob("*_2026-11-01.csv"))
+
+
+def test_a_step_past_its_memory_cap_is_stopped_and_reported() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import run
+    finally:
+        sys.path.pop(0)
+    hog = run.run_step([sys.executable, "-c", "import time; x = bytearray(400 << 20); time.sleep(30)"],
+                       memory_cap_mb=200)
+    assert hog.killed and hog.seconds < 20
+    fine = run.run_step([sys.executable, "-c", "print('done')"], memory_cap_mb=200)
+    assert not fine.killed and fine.output.strip() == "done"
