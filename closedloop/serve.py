@@ -61,10 +61,23 @@ def environment(warehouse: Path) -> dict[str, str]:
     return env
 
 
+def access_refusal(env: dict[str, str] | None = None) -> str | None:
+    """Why the dashboards must not start (CLOSEDLOOP_ACCESS set but empty, blank or naming an unusable roles file),
+    or None. Checked before Streamlit starts, so a broken setting is one sentence and exit 1, never an open app."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from dashboards.access import check_environment
+
+    return check_environment(os.environ if env is None else env)
+
+
 def serve(warehouse: Path, port: int = 8501, address: str = "localhost") -> int:
     """Serve the dashboards until interrupted; returns Streamlit's exit code."""
     if not APP.exists():
         raise ConfigError(f"{APP}: the dashboards are not installed here (use an editable install of the repo).")
+    refusal = access_refusal()
+    if refusal:
+        raise ConfigError(refusal)
     warehouse = Path(warehouse).expanduser().resolve()
     if not warehouse.exists():
         print(

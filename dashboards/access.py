@@ -20,13 +20,14 @@ from the URL.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+# Masking (by what a value is, in any spelling and column) lives in dashboards/pii.py, the one detector and masker;
+# queries.fetch applies mask_frame to every frame of a viewer without see_pii.
+from dashboards.pii import PII_COLUMN, mask_frame, mask_id, mask_text, mask_value  # noqa: F401
 
 ENV_ACCESS = "CLOSEDLOOP_ACCESS"
 ENV_TEST_USER = "CLOSEDLOOP_ACCESS_TEST_USER"
@@ -51,15 +52,16 @@ class Rights:
     row_level: bool  # the rows behind a total (leads, opportunities, rows set aside)
     see_pii: bool  # e-mail, phone and WeChat ids unmasked
     company_benchmark: bool = False  # department heads: the rest-of-company and company rates beside their own
+    server_paths: bool = False  # the server's file paths (warehouse, raw folder, landing) rather than file names
 
 
 ROLE_DEFAULTS = {
     "executive": Rights(row_level=False, see_pii=False, company_benchmark=True),
     "department_head": Rights(row_level=False, see_pii=False, company_benchmark=False),
-    "analyst": Rights(row_level=True, see_pii=True, company_benchmark=True),
+    "analyst": Rights(row_level=True, see_pii=True, company_benchmark=True, server_paths=True),
 }
-ROLE_KEYS = {"executive": {"row_level", "see_pii"}, "analyst": {"row_level", "see_pii"},
-             "department_head": {"row_level", "see_pii", "company_benchmark"}}
+ROLE_KEYS = {"executive": {"row_level", "see_pii", "server_paths"}, "analyst": {"row_level", "see_pii", "server_paths"},
+             "department_head": {"row_level", "see_pii", "company_benchmark", "server_paths"}}
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Access:
     row_level: bool = True
     see_pii: bool = True
     company_benchmark: bool = True
+    server_paths: bool = True  # off: absolute paths in what they see are shortened to file names
 
     @property
     def scoped(self) -> bool:
@@ -78,7 +81,7 @@ class Access:
 
     @property
     def key(self) -> tuple:
-        return (self.departments, self.row_level, self.see_pii, self.company_benchmark)
+        return (self.departments, self.row_level, self.see_pii, self.company_benchmark, self.server_paths)
 
     @classmethod
     def from_key(cls, key: tuple) -> Access:
@@ -115,6 +118,7 @@ class Config:
     login: bool = True
     provider: str | None = None
     allow_test_user: bool = False
+    require_verified_email: bool = True  # false: a provider that sends no email_verified claim at all is trusted
     default_role: str | None = None
     default_role_domains: tuple[str, ...] = ()
     roles: dict = field(default_factory=dict)  # role -> Rights
@@ -139,7 +143,8 @@ class Decision:
 # The file
 # ---------------------------------------------------------------------------------------------------------------
 
-TOP_KEYS = {"login", "provider", "allow_test_user", "default_role", "default_role_domains", "roles", "users"}
+TOP_KEYS = {"login", "provider", "allow_test_user", "require_verified_email", "default_role", "default_role_domains",
+            "roles", "users"}
 _CACHE: dict[str, tuple[tuple, Config]] = {}
 
 
@@ -158,7 +163,7 @@ def _role(value, where: str) -> str:
 def parse_config(data, path: str = "<access>") -> Config:
     """Validate the parsed YAML; any mistake is a ConfigError naming the key (fail closed, never half-applied)."""
     if data is None:
-        data = {}
+        raise ConfigError(f"{path}: the file is empty")
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: the file must be a mapping (login, roles, users …)")
     unknown = set(data) - TOP_KEYS
@@ -169,6 +174,7 @@ def parse_config(data, path: str = "<access>") -> Config:
     if provider is not None and not (isinstance(provider, str) and provider.strip()):
         raise ConfigError("provider must be the name of an [auth.<name>] section of secrets.toml")
     allow_test_user = _bool(data.get("allow_test_user", False), "allow_test_user")
+    require_verified = _bool(data.get("require_verified_email", True), "require_verified_email")
     roles: dict[str, Rights] = {}
     raw_roles = data.get("roles") or {}
     if not isinstance(raw_roles, Mapping):
@@ -187,7 +193,8 @@ def parse_config(data, path: str = "<access>") -> Config:
             row_level=_bool(rights.get("row_level", base.row_level), f"roles.{role}.row_level"),
             see_pii=_bool(rights.get("see_pii", base.see_pii), f"roles.{role}.see_pii"),
             company_benchmark=_bool(rights.get("company_benchmark", base.company_benchmark),
-                                    f"roles.{role}.company_benchmark"))
+                                    f"roles.{role}.company_benchmark"),
+            server_paths=_bool(rights.get("server_paths", base.server_paths), f"roles.{role}.server_paths"))
     default_role = data.get("default_role")
     if default_role is not None:
         _role(default_role, "default_role")
@@ -227,10 +234,33 @@ def parse_config(data, path: str = "<access>") -> Config:
             if depts:
                 raise ConfigError(f"users.{email}: only a department_head has a department ({role} sees all)")
             users[key] = UserEntry(role)
+    if not users and default_role is None:
+        raise ConfigError(f"{path}: no users and no default_role, so nobody could sign in")
     return Config(path=path, login=login, provider=provider.strip() if provider else None,
-                  allow_test_user=allow_test_user, default_role=default_role,
+                  allow_test_user=allow_test_user, require_verified_email=require_verified, default_role=default_role,
                   default_role_domains=tuple(d.strip().lower().lstrip("@") for d in domains),
                   roles=roles, users=users)
+
+
+def load_setting(value: str | None) -> Config:
+    """The roles file named by a CLOSEDLOOP_ACCESS value that is set. Set means on: an empty or blank value, or a
+    file that cannot be used, is a ConfigError (fail closed), never "access control off"."""
+    if value is None or not value.strip():
+        raise ConfigError(f"{ENV_ACCESS} is set but empty: name the roles file, or unset it to turn access control off")
+    return load_config(value.strip())
+
+
+def check_environment(env: Mapping[str, str] | None = None) -> str | None:
+    """Why the dashboards must not be served with this environment (one sentence), or None: access control off
+    (CLOSEDLOOP_ACCESS not set) or a valid roles file. `closedloop serve` asks before it starts Streamlit."""
+    env = os.environ if env is None else env
+    if ENV_ACCESS not in env:
+        return None
+    try:
+        load_setting(env[ENV_ACCESS])
+    except ConfigError as exc:
+        return f"access control ({ENV_ACCESS}) is not usable: {str(exc).rstrip('.')}."
+    return None
 
 
 def load_config(path: str | os.PathLike) -> Config:
@@ -238,6 +268,8 @@ def load_config(path: str | os.PathLike) -> Config:
     import yaml
 
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, not a roles file")
     try:
         st_ = p.stat()
         stamp = (st_.st_ino, st_.st_size, st_.st_mtime_ns)
@@ -259,6 +291,16 @@ def load_config(path: str | os.PathLike) -> Config:
 # Who is looking
 # ---------------------------------------------------------------------------------------------------------------
 
+def email_verified(user: Mapping, required: bool = True) -> bool:
+    """Whether the provider vouches for the e-mail. Only the JSON boolean true, or the string "true" in any case
+    (some providers send claims as strings), counts; "false", "False", "0", 0, 1, "yes", "", null and anything else
+    are unverified. A claim that is absent counts only when the roles file says `require_verified_email: false`."""
+    if "email_verified" not in user:
+        return not required
+    value = user["email_verified"]
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 def viewer_for(cfg: Config, email: str, login: bool) -> Decision:
     """The role and scope of a (verified) e-mail, or a denial."""
     key = email.strip().lower()
@@ -271,34 +313,35 @@ def viewer_for(cfg: Config, email: str, login: bool) -> Decision:
         return Decision("denied", reason="not_listed", detail=key, config=cfg)
     rights = cfg.rights(entry.role)
     if entry.role == "department_head":
-        access = Access(entry.departments, rights.row_level, rights.see_pii, rights.company_benchmark)
+        access = Access(entry.departments, rights.row_level, rights.see_pii, rights.company_benchmark,
+                        rights.server_paths)
     else:
-        access = Access(None, rights.row_level, rights.see_pii, True)
+        access = Access(None, rights.row_level, rights.see_pii, True, rights.server_paths)
     return Decision("ok", Viewer(key, entry.role, access, login=login), config=cfg)
 
 
 def decide(user: Mapping | None, env: Mapping[str, str] | None = None) -> Decision:
     """Who is looking, from Streamlit's `st.user` (a mapping) and the server's environment. Never from the URL.
 
-    - No CLOSEDLOOP_ACCESS: access control is off (the demo): everyone sees everything.
+    - No CLOSEDLOOP_ACCESS: access control is off (the demo): everyone sees everything. Set but empty, blank or
+      naming a file that cannot be used: status "error", nobody gets in (fail closed).
     - `login: true` (the default once a file is given): only `st.user` with `is_logged_in` true counts; Streamlit's
       placeholder e-mail of a session without login is ignored, and so is CLOSEDLOOP_ACCESS_TEST_USER.
     - `login: false`: CLOSEDLOOP_ACCESS_TEST_USER names the viewer, and only if the file says `allow_test_user: true`;
       otherwise nobody is identified and nobody gets in.
     """
     env = os.environ if env is None else env
-    path = env.get(ENV_ACCESS, "").strip()
-    if not path:
+    if ENV_ACCESS not in env:
         return Decision("off", OFF)
     try:
-        cfg = load_config(path)
+        cfg = load_setting(env[ENV_ACCESS])
     except ConfigError as exc:
         return Decision("error", detail=str(exc))
     user = user or {}
     if cfg.login:
         if user.get("is_logged_in") is not True:
             return Decision("login", config=cfg)
-        if user.get("email_verified") is False:
+        if not email_verified(user, cfg.require_verified_email):
             return Decision("denied", reason="unverified", detail=str(user.get("email") or ""), config=cfg)
         email = user.get("email")
         if not isinstance(email, str) or "@" not in email:
@@ -311,89 +354,6 @@ def decide(user: Mapping | None, env: Mapping[str, str] | None = None) -> Decisi
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Masking: e-mail z***@example.com, phone 138****5678, WeChat id o2G***kgM
-# ---------------------------------------------------------------------------------------------------------------
-
-PII_COLUMN = re.compile(r"e[-_]?mail|phone|mobile|(^|_)tel(_|$)|telephone|wechat|weixin|openid|unionid|"
-                        r"微信|手机|电话|邮箱", re.IGNORECASE)
-EMAIL = re.compile(r"(?<![\w.+-])([\w.+-])[\w.+-]*@([\w-]+(?:\.[\w-]+)*)")
-# A mainland mobile (optionally +86/86 and separators), a landline with area code, or an international number.
-PHONE = re.compile(r"(?<![\w+])(?:(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}-\d{7,8}|\+\d[\d -]{7,16}\d)"
-                   r"(?![\w])")
-# An openid (28 characters) or unionid (29) starts with "o" and mixes capitals and digits (not "opportunity_stage_…").
-WECHAT = re.compile(r"(?<![\w-])(?=o[\w-]*[A-Z])(?=o[\w-]*\d)o[A-Za-z0-9_-]{27,28}(?![\w-])")
-
-
-def mask_email(s: str) -> str:
-    return EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", s)
-
-
-def _mask_phone_match(m: re.Match) -> str:
-    text = m.group(0)
-    digits = [i for i, ch in enumerate(text) if ch.isdigit()]
-    hide = set(digits[-8:-4]) if len(digits) >= 8 else set(digits[:-2])
-    return "".join("*" if i in hide else ch for i, ch in enumerate(text))
-
-
-def mask_phone(s: str) -> str:
-    return PHONE.sub(_mask_phone_match, s)
-
-
-def _mask_id(s: str) -> str:
-    return f"{s[:3]}***{s[-3:]}" if len(s) >= 9 else "***"
-
-
-def mask_wechat(s: str) -> str:
-    return WECHAT.sub(lambda m: _mask_id(m.group(0)), s)
-
-
-def mask_text(s):
-    """Mask every e-mail, phone number and WeChat id inside free text."""
-    if not isinstance(s, str) or not s:
-        return s
-    return mask_wechat(mask_phone(mask_email(s)))
-
-
-def mask_value(s):
-    """A whole contact value (a column named like e-mail/phone/WeChat): masked even when it has an odd shape."""
-    if not isinstance(s, str) or not s.strip():
-        return s
-    masked = mask_text(s)
-    if masked != s:
-        return masked
-    if "@" in s:
-        return s[:1] + "***@" + s.rsplit("@", 1)[1]
-    return _mask_id(s.strip())
-
-
-def _text_columns(df: pd.DataFrame) -> list:
-    return [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)]
-
-
-def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `df` with contact details masked: every value of a column named like e-mail/phone/WeChat, the
-    `value` of long-format rows whose `column_name` is such a column (the rows set aside), and any e-mail, phone
-    number or WeChat id inside other text."""
-    cols = _text_columns(df)
-    if df.empty or not cols:
-        return df
-    out = df.copy()
-    pii_rows = None
-    if "column_name" in out.columns:
-        pii_rows = out["column_name"].map(lambda v: isinstance(v, str) and bool(PII_COLUMN.search(v)))
-    for c in cols:
-        values = out[c]
-        if PII_COLUMN.search(str(c)):
-            out[c] = values.map(mask_value)
-            continue
-        masked = values.map(mask_text)
-        if pii_rows is not None and c == "value":
-            masked = masked.where(~pii_rows, values.map(mask_value))
-        out[c] = masked
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # `python -m dashboards.access FILE`: check a file and list who gets what
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -403,7 +363,7 @@ def describe(cfg: Config) -> str:
              + (", test user allowed" if cfg.allow_test_user else "")]
     for role in ROLES:
         r = cfg.rights(role)
-        lines.append(f"role {role}: row_level={r.row_level} see_pii={r.see_pii}"
+        lines.append(f"role {role}: row_level={r.row_level} see_pii={r.see_pii} server_paths={r.server_paths}"
                      + (f" company_benchmark={r.company_benchmark}" if role == "department_head" else ""))
     for email, entry in sorted(cfg.users.items()):
         lines.append(f"  {email}: {entry.role}" + (f" of {', '.join(entry.departments)} and below"
@@ -418,12 +378,11 @@ def describe(cfg: Config) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    path = args[0] if args else os.environ.get(ENV_ACCESS, "")
-    if not path:
+    if not args and ENV_ACCESS not in os.environ:
         print("usage: python -m dashboards.access ACCESS.yml (or set CLOSEDLOOP_ACCESS)", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(path)
+        cfg = load_setting(args[0] if args else os.environ[ENV_ACCESS])
     except ConfigError as exc:
         print(f"invalid: {exc}", file=sys.stderr)
         return 1

@@ -41,7 +41,7 @@ from dashboards.i18n import Tr  # noqa: E402
 APP = REPO / "dashboards" / "app.py"
 VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
 URLS = {v: v.replace("_", "-") for v in VIEWS}
-STALE_ICON = ":material/history:"
+STALE_ICON = "🕰️"
 HEAD, CEO, ANALYST = "head@example.com", "ceo@example.com", "ana@example.com"
 
 
@@ -169,7 +169,7 @@ def shown(at, warnings: bool = True) -> tuple[str, list[pd.DataFrame]]:
     behind tables, charts and the page's exports. Without `warnings`: leaving out the warnings that repeat what a
     hand-edited link asked for ("not in your departments: …")."""
     texts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
-    texts += [w.value for w in at.warning if warnings or w.icon != ":material/lock:"]
+    texts += [w.value for w in at.warning if warnings or w.icon != "🔒"]
     texts += [e.value for e in at.error] + [s.value for s in at.subheader]
     texts += [s.value for s in at.success] + [t.value for t in at.title]
     texts += [m.label for m in at.metric] + [str(m.value) for m in at.metric]
@@ -627,8 +627,19 @@ def pii_warehouse(sample, tmp_path, monkeypatch, org) -> Path:
         (3, "campaign/touches", "touches", "campaign/touches.csv", 9, "wechat_openid", "required",
          "o2GH4Jd8sK1mQ9vX7pL3aZ5tYkgM", "x"),
     ])
+    # Other spellings, in columns not named like contact details, in messages and free text (issue 13).
+    con.executemany("insert into ops.closedloop_rejected_rows values (?, ?, 'crm', ?, ?, ?, ?, ?, ?, ?, 'b1')", [
+        (4, "crm/leads", "leads", "crm/leads.csv", 10, "contact", "required", "01065521234", "x"),
+        (5, "crm/leads", "leads", "crm/leads.csv", 11, "remark", "too_long", "(010) 6552 1235", "x"),
+        (6, "crm/leads", "leads", "crm/leads.csv", 12, "notes", "required", "138.1234.5671", "x"),
+        (7, "crm/leads", "leads", "crm/leads.csv", 13, "created_at", "date", "１３８１２３４５６７８",
+         "'+86 139 8765 4321' is not a date"),
+        (8, "crm/leads", "leads", "crm/leads.csv", 14, "owner", "required", "微信：zhou_jg88", "zhou[at]jiahe.com"),
+    ])
     con.execute(f"""update marts.fct_opportunities set opportunity_name = '王总 13987654321 wang@client.cn'
                     where department_id = '{org['team'].department_id}'""")
+    # Server paths in what the Data page shows: the run history's message.
+    con.execute("update ops.closedloop_runs set message = $m", {"m": f"no space left on {tmp_path}/landing/crm"})
     con.close()
     monkeypatch.setenv(q.ENV_WAREHOUSE, str(copy))
     return copy
@@ -663,7 +674,8 @@ def test_contact_details_are_masked_except_for_roles_allowed_to_see_them(pii_war
 
     configure(CEO, exec_rights="{row_level: true, see_pii: true}")
     monkeypatch.setenv(q.ENV_WAREHOUSE, str(pii_warehouse))
-    assert "zhou.jianguo@jiahe.com" in _visible(run("data"))
+    body = _visible(run("data"))
+    assert "zhou.jianguo@jiahe.com" in body and "01065521234" in body and "１３８１２３４５６７８" in body
 
     configure(HEAD, head_rights="{row_level: true}")
     monkeypatch.setenv(q.ENV_WAREHOUSE, str(pii_warehouse))
@@ -671,6 +683,70 @@ def test_contact_details_are_masked_except_for_roles_allowed_to_see_them(pii_war
     assert_clean(at)
     body = _visible(at)
     assert "139****4321" in body and "w***@client.cn" in body and "13987654321" not in body
+
+
+# Phones, e-mails and WeChat ids the pii_warehouse fixture hides in other spellings and columns.
+OTHER_SPELLINGS = ("01065521234", "6552 1235", "1234.5671", "１２３４５６７８", "8765 4321", "zhou_jg88", "zhou[at]",
+                   "zhou.jianguo", "13812345678", "o2GH4Jd8")
+
+
+def _exports_text(at) -> str:
+    """Every cell of the page's downloads (each table's CSV and the page's XLSX), as the viewer would get them."""
+    tables = at.session_state["_ctx"].tables
+    csv = "\n".join(exports.csv_bytes(df).decode("utf-8-sig") for _, df in tables)
+    book = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(tables)))
+    return csv + " ".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row if c.value is not None)
+
+
+def test_contact_details_in_any_spelling_and_column_are_masked_on_screen_and_in_downloads(
+        pii_warehouse, configure, monkeypatch):
+    configure(CEO, exec_rights="{row_level: true}")
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(pii_warehouse))
+    at = run("data", dq_table="crm/leads")
+    assert_clean(at)
+    body, files = _visible(at), _exports_text(at)
+    for raw in OTHER_SPELLINGS:
+        assert raw not in body and raw not in files, raw
+    assert "010****1234" in body and "(010) **** 1235" in body and "１３８****５６７８" in body
+    assert "010****1234" in files and "+86 139 **** 4321" in files and "zho***g88" in files
+
+
+def test_downloads_are_made_only_when_clicked_from_what_the_viewer_sees(configure, monkeypatch):
+    """Every export button gets a callable (run on click, on the scoped and masked frames), never bytes that
+    Streamlit would store and serve before anyone asked (docs/access-control.md, "Download links")."""
+    import streamlit as st
+
+    configure(CEO, exec_rights="{row_level: true}")
+    real, seen = st.download_button, []
+
+    def spy(label, data, *args, **kwargs):
+        seen.append((label, callable(data)))
+        return real(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", spy)
+    for view in ("stages", "data"):
+        assert_clean(run(view))
+    assert seen and all(deferred for _, deferred in seen), [label for label, d in seen if not d]
+
+
+def test_server_paths_are_for_analysts(pii_warehouse, configure, monkeypatch, tmp_path):
+    """The Data page names the warehouse, and a build's messages name folders: the server's paths for analysts,
+    file names (relative to the raw folder where they lie in it) for everyone else."""
+    configure(ANALYST)
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(pii_warehouse))
+    body = _visible(run("data"))
+    assert str(pii_warehouse) in body and f"{tmp_path}/landing/crm" in body
+    for user, rights in ((CEO, {"exec_rights": "{row_level: true}"}), (HEAD, {"head_rights": "{row_level: true}"})):
+        configure(user, **rights)
+        monkeypatch.setenv(q.ENV_WAREHOUSE, str(pii_warehouse))
+        at = run("data")
+        assert_clean(at)
+        body = _visible(at) + "\n" + "\n".join(c.value for c in at.caption)
+        assert str(tmp_path) not in body and str(pii_warehouse.parent) not in body, user
+        assert f"`{pii_warehouse.name}`" in body  # the warehouse by its file name
+    configure(CEO, exec_rights="{row_level: true, server_paths: true}")  # a per-role choice
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(pii_warehouse))
+    assert str(pii_warehouse) in _visible(run("data"))
 
 
 # ---- identity: login, unlisted users, configuration errors, access off --------------------------------------
@@ -713,9 +789,13 @@ def test_login_is_required_when_the_file_says_so(configure, monkeypatch):
     at = run("overview", oidc_user={"is_logged_in": True, "email": HEAD, "email_verified": False})
     _no_data(at)
     assert at.warning and HEAD in at.warning[0].value
-    at = run("overview", oidc_user={"is_logged_in": True, "email": "nobody@example.com"})
+    at = run("overview", oidc_user={"is_logged_in": True, "email": "nobody@example.com", "email_verified": True})
     _no_data(at)
     assert [w.value for w in at.warning] == [t("no_access_not_listed", email="nobody@example.com")]
+    for claim in ("false", "False", "0", 0, "", None, "no"):  # fail closed: only true is verified
+        at = run("overview", oidc_user={"is_logged_in": True, "email": HEAD, "email_verified": claim})
+        _no_data(at)
+        assert [w.value for w in at.warning] == [t("no_access_unverified", email=HEAD)], claim
 
 
 def test_login_without_authlib_or_secrets_says_so(configure):
@@ -761,6 +841,16 @@ def test_an_invalid_file_closes_the_dashboards_in_one_sentence(configure, tmp_pa
         assert [e.value for e in at.error] == [Tr("zh")("access_config_error")], text
     monkeypatch.setenv(access.ENV_ACCESS, str(tmp_path / "missing.yml"))
     _no_data(run("overview"))
+    # Set but unusable is never "off": blank, a folder, an empty file, a file that lets nobody in.
+    (tmp_path / "empty.yml").write_text("  \n", encoding="utf-8")
+    (tmp_path / "nobody.yml").write_text("login: false\n", encoding="utf-8")
+    for value in ("", "   ", "\t", str(tmp_path), str(tmp_path / "empty.yml"), str(tmp_path / "nobody.yml")):
+        monkeypatch.setenv(access.ENV_ACCESS, value)
+        at = run("overview")
+        assert not at.exception
+        _no_data(at)
+        assert [e.value for e in at.error] == [Tr("zh")("access_config_error")], repr(value)
+        assert not at.warning and not at.info and not at.button and not at.sidebar.children, repr(value)
 
 
 def test_a_head_of_a_department_not_in_the_warehouse_sees_nothing(configure, org):
@@ -781,6 +871,76 @@ def test_access_off_is_the_demo(sample, monkeypatch):
     assert c.viewer is access.OFF and c.scope.departments is None
     assert any(d.value.shape[0] for d in at.dataframe if "ID" in d.value.columns)  # drills, as before
     assert access.decide({"is_logged_in": True, "email": CEO}, {}).status == "off"
+
+
+def _verified_file(tmp_path, more: str = "") -> dict[str, str]:
+    path = tmp_path / "login.yml"
+    path.write_text(f"login: true\n{more}users:\n  {CEO}: executive\n", encoding="utf-8")
+    return {access.ENV_ACCESS: str(path)}
+
+
+def test_only_a_true_email_verified_claim_counts(tmp_path):
+    env = _verified_file(tmp_path)
+    user = {"is_logged_in": True, "email": CEO}
+    for claim in (False, "false", "False", "FALSE", " false ", "0", 0, 1, "1", "", None, "no", "yes", "t", "truthy",
+                  [], [True], {}, 0.0):
+        d = access.decide({**user, "email_verified": claim}, env)
+        assert (d.status, d.reason) == ("denied", "unverified"), claim
+    assert access.decide(user, env).reason == "unverified"  # no claim at all
+    for claim in (True, "true", "True", " TRUE "):
+        assert access.decide({**user, "email_verified": claim}, env).status == "ok", claim
+    # A provider that never sends the claim: the file may say so; a claim that is there must still be true.
+    env = _verified_file(tmp_path, "require_verified_email: false\n")
+    assert access.decide(user, env).status == "ok"
+    assert access.decide({**user, "email_verified": "false"}, env).reason == "unverified"
+
+
+UNUSABLE = {
+    "blank": "", "spaces": "   ", "newline": "\n", "folder": "{tmp}", "missing": "{tmp}/missing.yml",
+    "empty file": "{tmp}/empty.yml", "whitespace file": "{tmp}/blank.yml", "bad YAML": "{tmp}/bad.yml",
+    "a list": "{tmp}/list.yml", "unknown role": "{tmp}/role.yml", "nobody listed": "{tmp}/nobody.yml",
+    "not UTF-8": "{tmp}/latin1.yml",
+}
+
+
+def _unusable_files(tmp_path) -> None:
+    for name, text in (("empty.yml", ""), ("blank.yml", " \n\t\n"), ("bad.yml", "{{{"), ("list.yml", "- a\n- b\n"),
+                       ("role.yml", f"users: {{{CEO}: boss}}\n"), ("nobody.yml", "login: true\nusers: {}\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "latin1.yml").write_bytes(b"users:\n  \xe9@x.com: analyst\n")
+
+
+@pytest.mark.parametrize("case", sorted(UNUSABLE))
+def test_a_set_but_unusable_access_setting_fails_closed(case, tmp_path):
+    _unusable_files(tmp_path)
+    env = {access.ENV_ACCESS: UNUSABLE[case].format(tmp=tmp_path)}
+    assert access.decide({"is_logged_in": True, "email": CEO, "email_verified": True}, env).status == "error"
+    sentence = access.check_environment(env)
+    assert sentence and "\n" not in sentence and sentence.endswith("."), sentence
+
+
+def test_closedloop_serve_refuses_an_unusable_access_setting_before_starting(tmp_path):
+    """One sentence on stderr and exit 1, before Streamlit starts (nothing listens, "Serving at" is not printed)."""
+    import os
+    import subprocess
+
+    _unusable_files(tmp_path)
+    exe = Path(sys.executable).with_name("closedloop")
+    for case in ("spaces", "folder", "empty file", "bad YAML", "nobody listed"):
+        env = {**os.environ, access.ENV_ACCESS: UNUSABLE[case].format(tmp=tmp_path)}
+        done = subprocess.run([str(exe), "serve", "--warehouse", str(tmp_path / "w.duckdb"), "--port", "8599"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, (case, done.stderr)
+        assert lines[0].startswith("closedloop serve: access control") and "Traceback" not in done.stderr, case
+        assert "Serving" not in done.stdout, case
+    env = {k: v for k, v in os.environ.items() if k != access.ENV_ACCESS}
+    assert access.check_environment(env) is None  # unset: access control off (the demo)
+    env[access.ENV_ACCESS] = "   "
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(access.ENV_ACCESS, "   ")
+        with pytest.raises(access.AccessDenied):  # the query layer too: blank is on, with nobody identified
+            q.current_access()
 
 
 def test_the_file_check_command(tmp_path, org, capsys):
