@@ -18,25 +18,26 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboards import access, ui  # noqa: E402
+from dashboards import access, downloads, ui  # noqa: E402
 from dashboards import queries as q  # noqa: E402
 
 # (url path, title key, file, icon, section key)
 PAGES = [
-    ("overview", "page_overview", "views/overview.py", ":material/dashboard:", "section_meeting"),
-    ("lead-flow", "page_lead_flow", "views/lead_flow.py", ":material/filter_alt:", "section_meeting"),
-    ("stages", "page_stages", "views/stages.py", ":material/stacked_bar_chart:", "section_meeting"),
-    ("resources", "page_resources", "views/resources.py", ":material/groups:", "section_detail"),
-    ("lifecycle", "page_lifecycle", "views/lifecycle.py", ":material/autorenew:", "section_detail"),
-    ("campaigns", "page_campaigns", "views/campaigns.py", ":material/campaign:", "section_detail"),
-    ("reps", "page_reps", "views/reps.py", ":material/person:", "section_detail"),
-    ("service", "page_service", "views/service.py", ":material/support_agent:", "section_detail"),
-    ("data", "page_data", "views/data.py", ":material/database:", "section_about"),
+    ("overview", "page_overview", "views/overview.py", "📊", "section_meeting"),
+    ("lead-flow", "page_lead_flow", "views/lead_flow.py", "🧲", "section_meeting"),
+    ("stages", "page_stages", "views/stages.py", "🪜", "section_meeting"),
+    ("resources", "page_resources", "views/resources.py", "👥", "section_detail"),
+    ("lifecycle", "page_lifecycle", "views/lifecycle.py", "🔄", "section_detail"),
+    ("campaigns", "page_campaigns", "views/campaigns.py", "📣", "section_detail"),
+    ("reps", "page_reps", "views/reps.py", "🧑‍💼", "section_detail"),
+    ("service", "page_service", "views/service.py", "🎧", "section_detail"),
+    ("data", "page_data", "views/data.py", "🗄️", "section_about"),
 ]
 
-st.set_page_config(page_title="closedloop", page_icon=":material/insights:", layout="wide",
+st.set_page_config(page_title="closedloop", page_icon="📈", layout="wide",
                    initial_sidebar_state="auto", menu_items={})
 ui.configure_logging()
+downloads.start_sweeper()  # download links expire within a minute of the click (dashboards/downloads.py)
 q.set_access(None)  # nobody until the access check below says who is looking
 t, present, title_slot = ui.frame_controls()
 ui.presentation_css(present)
@@ -68,14 +69,14 @@ except access.AccessDenied as exc:  # a department head whose departments are no
     st.warning(t("access_no_departments", ids=", ".join(viewer.access.departments or ())), icon=ui.ACCESS_ICON)
     st.stop()
 except q.NoWarehouse as exc:
-    path = str(exc)
+    path = ui.shown_path(str(exc), viewer) if str(exc) else ""
     title_slot.title(nav.title, anchor=False)
-    st.warning(t("no_warehouse", path=path) if path else t("no_warehouse_env"), icon=":material/warning:")
+    st.warning(t("no_warehouse", path=path) if path else t("no_warehouse_env"), icon="⚠️")
     st.stop()
 except Exception as exc:  # noqa: BLE001 - one sentence on screen, the traceback in the log
     ui.log.exception("could not load the dashboard frame")
     title_slot.title(nav.title, anchor=False)
-    st.error(t("failed_page", reason=ui.reason(exc, t)), icon=":material/error:")
+    st.error(t("failed_page", reason=ui.reason(exc, t)), icon="❗")
     st.stop()
 
 ui.header(c, nav.title, title_slot)

@@ -38,6 +38,7 @@ import streamlit as st
 
 from dashboards.access import ENV_ACCESS, UNRESTRICTED, Access, AccessDenied, mask_frame
 from dashboards.periods import Window
+from dashboards.pii import hide_paths
 
 log = logging.getLogger("closedloop.dashboards")
 
@@ -111,7 +112,7 @@ def current_access() -> Access:
     is returned (fail closed); with it off, everything (the demo)."""
     access = _ACCESS.get()
     if access is None:
-        if os.environ.get(ENV_ACCESS, "").strip():
+        if ENV_ACCESS in os.environ:  # set, even blank: access control is on (a blank value is refused)
             raise AccessDenied("no_viewer")
         return UNRESTRICTED
     return access
@@ -316,12 +317,28 @@ def _fetch(build_key: tuple, access_key: tuple, sql: str, params: tuple) -> pd.D
             raise
     if not access.see_pii:
         df = mask_frame(df)
+    if not access.server_paths:
+        df = hide_paths(df, _path_roots(build_key))
     took = time.perf_counter() - started
     if QUERY_TIMINGS is not None:
         QUERY_TIMINGS.append(took)
     if took > SLOW_QUERY_SECONDS:
         log.warning("slow query (%.2f s): %s", took, " ".join(sql.split())[:200])
     return df
+
+
+@functools.lru_cache(maxsize=8)
+def _path_roots(build_key: tuple) -> tuple[str, ...]:
+    """The folders a viewer without `server_paths` sees file names relative to: the raw folders of the builds in
+    this warehouse's run history, and the warehouse's own folder (its builds and landing)."""
+    roots = [str(Path(build_key[0]).parent)]
+    try:
+        with _connection(build_key) as con:
+            rows = con.execute("select distinct raw_dir from ops.closedloop_runs where raw_dir is not null").fetchall()
+        roots += [r[0] for r in rows if isinstance(r[0], str) and r[0].strip()]
+    except duckdb.Error:
+        pass  # a warehouse without a run history: file names only
+    return tuple(roots)
 
 
 def fetch(sql: str, params: dict | None = None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -131,7 +132,18 @@ def tr() -> Tr:
 # Errors
 # ---------------------------------------------------------------------------------------------------------------
 
-ACCESS_ICON = ":material/lock:"
+ACCESS_ICON = "🔒"
+
+
+def shown_path(path: str, viewer: access.Viewer | None = None) -> str:
+    """A server path as this viewer may see it: whole for roles with `server_paths` (analysts; everyone with access
+    control off), otherwise the file name only."""
+    if viewer is None:
+        c = st.session_state.get("_ctx")
+        viewer = c.viewer if c is not None else None
+    if viewer is not None and viewer.access.server_paths:
+        return path
+    return Path(path).name or path
 
 
 def reason(exc: BaseException, t: Tr) -> str:
@@ -154,7 +166,7 @@ def guard(what: str):
                 icon=ACCESS_ICON)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence on screen
         log.exception("dashboard block failed: %s", what)
-        st.error(tr()("failed", what=what, reason=reason(exc, tr())), icon=":material/error:")
+        st.error(tr()("failed", what=what, reason=reason(exc, tr())), icon="❗")
 
 
 @contextlib.contextmanager
@@ -167,7 +179,7 @@ def section(title: str, caption: str | None = None):
 
 
 def no_data(what: str) -> None:
-    st.info(tr()("no_data", what=what), icon=":material/info:")
+    st.info(tr()("no_data", what=what), icon="ℹ️")
 
 
 def ignores(names: list[str], chart: bool = False) -> None:
@@ -361,7 +373,7 @@ def access_gate(t: Tr, decision: access.Decision, title_slot) -> access.Viewer:
                      f" of {', '.join(viewer.access.departments)}" if viewer.access.scoped else "")
         if viewer.login:
             st.sidebar.caption(t("signed_in_as", email=viewer.email, role=t(f"access_role_{viewer.role}")))
-            st.sidebar.button(t("log_out"), on_click=st.logout, icon=":material/logout:", type="tertiary")
+            st.sidebar.button(t("log_out"), on_click=st.logout, icon="🚪", type="tertiary")
         return viewer
     q.set_access(None)
     title_slot.title("closedloop", anchor=False)
@@ -369,20 +381,20 @@ def access_gate(t: Tr, decision: access.Decision, title_slot) -> access.Viewer:
         problem = _auth_problem(t)
         if problem:
             log.error("access: login is on but cannot work: %s", problem)
-            st.error(problem, icon=":material/error:")
+            st.error(problem, icon="❗")
         else:
             st.info(t("login_prompt"), icon=ACCESS_ICON)
             provider = decision.config.provider if decision.config else None
             st.button(t("log_in"), on_click=st.login, args=(provider,) if provider else (), type="primary",
-                      icon=":material/login:")
+                      icon="🔑")
     elif decision.status == "denied":
         log.warning("access denied (%s): %s", decision.reason, decision.detail or "-")
         st.warning(t(f"no_access_{decision.reason}", email=decision.detail or "–"), icon=ACCESS_ICON)
         if decision.config and decision.config.login and decision.reason != "no_identity":
-            st.button(t("log_out"), on_click=st.logout, icon=":material/logout:")
+            st.button(t("log_out"), on_click=st.logout, icon="🚪")
     else:
         log.error("access configuration: %s", decision.detail)
-        st.error(t("access_config_error"), icon=":material/error:")
+        st.error(t("access_config_error"), icon="❗")
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
 
@@ -473,7 +485,7 @@ def table(df: pd.DataFrame, name: str, columns: dict[str, str], formats: dict[st
     if export:
         c.tables.append((name, shown))
         st.download_button(f"{c.tr('download_csv')} · {name}", _deferred(exports.csv_bytes, shown),
-                           file_name=f"{_slug(name)}.csv", mime="text/csv", icon=":material/download:",
+                           file_name=f"{_slug(name)}.csv", mime="text/csv", icon="⬇️",
                            type="tertiary", key=f"csv_{key or _slug(name)}", on_click="ignore")
 
 
@@ -484,7 +496,7 @@ def xlsx_button(name: str, df: pd.DataFrame, columns: dict[str, str], key: str) 
     st.download_button(f"{c.tr('download_xlsx_one')} · {name}", _deferred(exports.xlsx_bytes, [(name, shown)]),
                        file_name=f"{_slug(name)}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/table_view:", type="tertiary", key=f"xlsx_{key}", on_click="ignore")
+                       icon="📑", type="tertiary", key=f"xlsx_{key}", on_click="ignore")
 
 
 def chart(ch, name: str, key: str | None = None, on_select: str = "ignore"):
@@ -494,7 +506,7 @@ def chart(ch, name: str, key: str | None = None, on_select: str = "ignore"):
                             **({"selection_mode": "cell"} if on_select != "ignore" else {}))
     if exports.png_available():
         st.download_button(f"{c.tr('download_png')} · {name}", _deferred(_png, ch), file_name=f"{_slug(name)}.png",
-                           mime="image/png", icon=":material/image:", type="tertiary",
+                           mime="image/png", icon="🖼️", type="tertiary",
                            key=f"png_{key or _slug(name)}", on_click="ignore")
     return event
 
@@ -512,7 +524,7 @@ def page_exports(page_name: str) -> None:
     st.download_button(c.tr("download_xlsx"), _deferred(exports.xlsx_bytes, tables),
                        file_name=f"closedloop-{_slug(page_name)}-{c.window.start:%Y%m%d}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/table_view:", key="xlsx_page", on_click="ignore")
+                       icon="📑", key="xlsx_page", on_click="ignore")
 
 
 LEAD_COLUMNS = ("lead_id", "created_at", "channel_label", "campaign_name", "department_name", "owner_name",

@@ -52,7 +52,7 @@ def run(view: str = "overview", **params):
 
 
 # The Data page's stale-source callout is an error on purpose (data past the error threshold); it is not a failure.
-STALE_ICON = ":material/history:"
+STALE_ICON = "🕰️"
 
 
 def assert_clean(at) -> None:

@@ -17,7 +17,7 @@ c = ui.ctx()
 t = c.tr
 ui.ignores(["department", "channel", "grade"])
 # The stale-source callout's icon (tests tell it from a failure message by it).
-STALE_ICON = ":material/history:"
+STALE_ICON = "🕰️"
 
 
 def _by_rule(text) -> str:
@@ -46,13 +46,14 @@ with ui.section(t("warehouse_state")):
     a.metric(t("as_of_label"), t.datetime(c.as_of["as_of_at"]))
     b.metric(t("published_label"), t.datetime(datetime.fromtimestamp(c.build.published_at)))
     d.metric(t("size_label"), f"{c.build.size / 1e6:,.1f} MB")
-    st.caption(f"{t('warehouse')}: `{c.build.path}`")
+    # The server's path for analysts (and with access control off); its file name for everyone else.
+    st.caption(f"{t('warehouse')}: `{ui.shown_path(c.build.path)}`")
 
 ops: set[str] = set()
 with ui.section(t("data_quality")):
     ops = q.ops_tables()
     if "closedloop_load_report" not in ops:
-        st.info(t("ops_not_built"), icon=":material/info:")
+        st.info(t("ops_not_built"), icon="ℹ️")
     else:
         st.caption(t("dq_caption"))
         report = q.load_report()
@@ -66,7 +67,7 @@ with ui.section(t("data_quality")):
                           with_aside=t.int(len(aside)), absent=t.int(len(absent))))
             unbalanced = report[~report.is_balanced.astype(bool)]
             if not unbalanced.empty:
-                st.error(t("dq_unbalanced", tables=t.join(unbalanced.table_key)), icon=":material/error:")
+                st.error(t("dq_unbalanced", tables=t.join(unbalanced.table_key)), icon="❗")
             if not absent.empty:
                 st.caption(t("dq_absent_note", tables=t.join(absent.table_key)))
             shown = report.assign(
@@ -92,7 +93,7 @@ with ui.section(t("data_quality")):
 if "closedloop_load_report" in ops:
     with ui.section(t("freshness")):
         if "closedloop_source_freshness" not in ops:
-            st.info(t("fresh_missing"), icon=":material/info:")
+            st.info(t("fresh_missing"), icon="ℹ️")
         else:
             fresh = q.source_freshness()
             if fresh.empty:
@@ -108,9 +109,9 @@ if "closedloop_load_report" in ops:
                     st.error(t("fresh_failed", tables=t.join(failed.table_key)), icon=STALE_ICON)
                 if not late.empty:
                     st.warning(t("fresh_warn", tables=t.join(late.table_key), days=_days(warn_days)),
-                               icon=":material/schedule:")
+                               icon="⏰")
                 if stale.empty and failed.empty and late.empty:
-                    st.success(t("fresh_ok"), icon=":material/check_circle:")
+                    st.success(t("fresh_ok"), icon="✅")
                 st.caption(t("fresh_caption", warn=_days(warn_days), error=_days(error_days)))
                 labels = {"pass": t("fresh_pass"), "warn": t("fresh_warn_label"), "error": t("fresh_error_label"),
                           "absent": t("fresh_absent")}
@@ -127,7 +128,7 @@ if "closedloop_load_report" in ops:
     with ui.section(t("rejected_rows")):
         counts = q.rejected_counts()
         if counts.empty:
-            st.success(t("no_rejected"), icon=":material/check_circle:")
+            st.success(t("no_rejected"), icon="✅")
         else:
             st.caption(t("rejected_caption"))
             left, right = st.columns(2)
