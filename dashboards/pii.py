@@ -124,7 +124,13 @@ def _phone_spans(folded: str) -> list[tuple[int, int]]:
     spans = []
     for run in _RUN.finditer(folded):
         text, base = run.group(0), run.start()
+        if text.isdigit():  # the common case: one bare number
+            if len(text) >= 8 and _is_phone([text], [], False, False):
+                spans.append(run.span())
+            continue
         found = list(_GROUP.finditer(text))
+        if sum(m.end() - m.start() for m in found) < 8:
+            continue
         groups = [m.group(0) for m in found]
         seps = [text[a.end():b.start()] for a, b in zip(found, found[1:], strict=False)]
         lead = text[:found[0].start()]
@@ -165,11 +171,12 @@ _EMAIL_WORDS = re.compile(  # zhou at jiahe dot com / zhou at jiahe.com
 _OPENID = re.compile(r"(?<![A-Za-z0-9_-])(?=o[A-Za-z0-9_-]*[A-Z])(?=o[A-Za-z0-9_-]*[0-9])o[A-Za-z0-9_-]{27,28}"
                      r"(?![A-Za-z0-9_-])")
 _WXID = re.compile(r"(?<![A-Za-z0-9_-])wxid_[A-Za-z0-9_-]{4,}", re.IGNORECASE)
-# An id after a WeChat label: English labels need a separator (`WeChat: …`, `wx id …`) so "WeChat Moments" stays.
+# An id after a WeChat label: English labels need a separator (`WeChat: …`, `wx id …`) so "WeChat official account"
+# stays; Chinese ones a separator or none at all (`微信：…`, `微信号 …`, `微信zhou_jg88`; "微信 Moments" stays).
 _WECHAT_LABEL = re.compile(
-    r"(?:(?<![A-Za-z])(?:wechat|weixin|wx|vx|v信)(?:\s*(?:id|no\.?|number|号)\s*[:=：]?|\s*[:=：])"
-    r"|(?:微信|薇信|威信)(?:号|id|ID)?\s*[:=：]?)"
-    r"\s*(?:是|为)?\s*([A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-])", re.IGNORECASE)
+    r"(?:(?<![A-Za-z])(?:wechat|weixin|wx|vx|v信)(?:\s*(?:id|no\.?|number|号)\s*[:=：]?|\s*[:=：])\s*(?:是|为)?\s*"
+    r"|(?:微信|薇信|威信)(?:(?:号|id|ID)\s*[:=：]?\s*|\s*[:=：]\s*|\s*(?:是|为)\s*|))"
+    r"([A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-])", re.IGNORECASE)
 # Cheap test before the real ones: most cells (names, ids, rules) have none of these.
 _MAYBE = re.compile(r"[0-9@]|at|wx|vx|we|微|薇|威|v信", re.IGNORECASE)
 
@@ -187,6 +194,28 @@ def _replace(chars: list[str], start: int, end: int, text: str) -> None:
 # The masker
 # ---------------------------------------------------------------------------------------------------------------
 
+def _matches(folded: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of every contact detail in folded text, in detection order (e-mail, phone, WeChat); each
+    detector runs only when a cheap test says it could find something (most cells: none does)."""
+    found: list[tuple[int, int, str]] = []
+    lower = folded.lower()
+    if "@" in folded or "at" in lower:
+        for pattern in (_EMAIL, _EMAIL_WORDS):
+            found += [(m.start(), m.end(), f"email:{m.start(1)}:{m.end(1)}") for m in pattern.finditer(folded)]
+    if _EIGHT_DIGITS.search(folded):
+        found += [(a, b, "phone") for a, b in _phone_spans(folded)]
+    found += [(m.start(), m.end(), "id") for m in _OPENID.finditer(folded)]
+    if "wxid_" in lower:
+        found += [(m.start(), m.end(), "id") for m in _WXID.finditer(folded)]
+    if _LABEL_HINT.search(lower):
+        found += [(m.start(1), m.end(1), "id") for m in _WECHAT_LABEL.finditer(folded)]
+    return found
+
+
+_EIGHT_DIGITS = re.compile(r"[0-9](?:[^0-9]{0,3}[0-9]){7}")  # a phone has at least 8 digits close together
+_LABEL_HINT = re.compile(r"wechat|weixin|wx|vx|v信|微信|薇信|威信")
+
+
 def mask_text(s):
     """Every e-mail, phone number and WeChat id inside `s`, in any spelling, masked; anything else unchanged.
     Non-text values are returned as they are."""
@@ -195,30 +224,22 @@ def mask_text(s):
     folded = fold(s)
     if not _MAYBE.search(folded):
         return s
+    found = _matches(folded)
+    if not found:
+        return s
     chars = list(s)
     taken = [False] * len(s)
-
-    def free(a: int, b: int) -> bool:
-        return not any(taken[a:b])
-
-    def take(a: int, b: int) -> None:
+    for a, b, kind in found:
+        if any(taken[a:b]):
+            continue  # inside an e-mail already masked (13812345678@163.com), or found twice
         taken[a:b] = [True] * (b - a)
-
-    for pattern in (_EMAIL, _EMAIL_WORDS):
-        for m in pattern.finditer(folded):
-            if free(m.start(), m.end()):
-                _replace(chars, m.start(1), m.end(1), s[m.start(1)] + "***")
-                take(m.start(), m.end())
-    for a, b in _phone_spans(folded):
-        if free(a, b):
+        if kind == "phone":
             _hide_digits(chars, folded, a, b)
-            take(a, b)
-    for pattern, group in ((_OPENID, 0), (_WXID, 0), (_WECHAT_LABEL, 1)):
-        for m in pattern.finditer(folded):
-            a, b = m.span(group)
-            if free(a, b):
-                _replace(chars, a, b, mask_id(s[a:b]))
-                take(a, b)
+        elif kind == "id":
+            _replace(chars, a, b, mask_id(s[a:b]))
+        else:
+            u, v = (int(x) for x in kind.split(":")[1:])
+            _replace(chars, u, v, s[u] + "***")
     return "".join(chars)
 
 
@@ -292,7 +313,8 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
             continue  # numbers, dates, booleans: not contact details by themselves
         masked = _map_unique(values, mask_any)
         if pii_rows is not None and c == "value" and pii_rows.any():
-            masked = masked.where(~pii_rows, values.map(lambda v: mask_any(v, whole=True)))
+            masked = masked.copy()
+            masked[pii_rows] = values[pii_rows].map(lambda v: mask_any(v, whole=True))
         out[c] = masked
     return out
 

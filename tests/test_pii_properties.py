@@ -182,7 +182,8 @@ def test_examples_of_the_issue_and_their_masks():
     }
     for text, masked in cases.items():
         assert mask_text(text) == masked, text
-    for safe in ("WeChat Moments 朋友圈", "192.168.10.100", "13812345678.00", "1234567.89", "2026-01-05 10:00:00",
+    for safe in ("WeChat Moments 朋友圈", "微信 Moments", "WeChat official account", "微信公众号",
+                 "192.168.10.100", "13812345678.00", "1234567.89", "2026-01-05 10:00:00",
                  "L00000001", "987654321098765432", "华东区 / 华东一部", "wechat_openid", "required"):
         assert mask_text(safe) == safe, safe
 
