@@ -265,6 +265,8 @@ def mask_any(v, whole: bool = False):
         return [mask_any(x, whole) for x in v]
     if isinstance(v, Mapping):
         return {k: mask_any(x, whole) for k, x in v.items()}
+    if whole and isinstance(v, (float, np.floating)) and v == v and float(v).is_integer():
+        return mask_value(str(int(v)))  # a phone column read as numbers: 13812345678.0
     if whole and isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return mask_value(v)
     return v
@@ -305,8 +307,9 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         values = out[c]
         textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+        numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
         if PII_COLUMN.search(str(c)):
-            if textual or pd.api.types.is_integer_dtype(values.dtype):
+            if textual or numeric:
                 out[c] = values.astype(object).map(lambda v: mask_any(v, whole=True))
             continue
         if not textual:

@@ -196,6 +196,7 @@ def test_any_column_and_any_cell_shape_is_masked():
         "message": ["'138.1234.5671' is not a date", "x", "see zhou@jiahe.com"],
         "amount": [1234567.89, 1381234.0, 3.0],
         "customer_phone": [13812345678, 13987654321, 15011112222],
+        "mobile": [13812345678.0, None, 15011112222.0],
         "tags": [["wx: zhou_jg88", "ok"], [], ["+86 138 1234 5678"]],
     })
     out = mask_frame(df)
@@ -205,6 +206,7 @@ def test_any_column_and_any_cell_shape_is_masked():
     assert out.value.tolist() == ["(010) **** 1235", "***", "１３８****５６７８"]  # a contact column's value whole
     assert out.amount.tolist() == df.amount.tolist()  # numbers that are not contact columns stay numbers
     assert out.customer_phone.tolist() == ["138****5678", "139****4321", "150****2222"]
+    assert out.mobile[0] == "138****5678" and pd.isna(out.mobile[1])
     assert out.table_key.tolist() == df.table_key.tolist()
     assert df.value[0] == "(010) 6552 1235"  # the input is not changed
 
