@@ -1,4 +1,4 @@
-"""Sample data generator: every raw table of SPEC section 3, with planted truths.
+"""Sample data generator: every raw table of docs/input-contract.md, with planted truths.
 
 ``generate(out_dir, scale, seed, fmt, encoding)`` writes ``out_dir/{crm,campaign,service}/``
 and ``out_dir/truth.json`` and returns the truth dict. Scale 1 is about 10k leads; work
@@ -45,7 +45,7 @@ def _clear_previous(out: Path) -> None:
 
 def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
              encoding: str = "utf-8") -> dict:
-    """Write every raw table of SPEC section 3 under out_dir/{crm,campaign,service}/ and out_dir/truth.json.
+    """Write every raw table of docs/input-contract.md under out_dir/{crm,campaign,service}/ and out_dir/truth.json.
 
     scale: 1 is about 10k leads (linear, fractional allowed); seed: same seed, same bytes;
     fmt: "csv" or "parquet"; encoding: CSV encoding ("utf-8", "utf-8-sig", "gbk", "gb18030").
