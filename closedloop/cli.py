@@ -49,8 +49,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from closedloop.rejected import write_rejected
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
+    through = f" through mapping `{args.mapping}`" if args.mapping else ""
+    print(f"Validating {raw}{through} (nothing is loaded)", flush=True)
     with tempfile.TemporaryDirectory(prefix="closedloop-validate-") as tmp:
-        reports = land(raw, Path(tmp), mapping=args.mapping, out=sys.stdout)
+        reports = land(raw, Path(tmp), mapping=args.mapping, out=sys.stdout, verb="would load")
         set_aside = sum(r.rows_rejected for r in reports)
         read = sum(r.rows_read for r in reports)
         print(f"{read:,} rows read, {read - set_aside:,} would load, {set_aside:,} set aside.")
@@ -66,7 +68,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
     result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep,
-                   full_refresh=args.full_refresh)
+                   full_refresh=args.full_refresh, freshness_as_of=args.freshness_as_of)
     set_aside = sum(r.rows_rejected for r in result.tables)
     note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
     print(f"Built {warehouse} in {result.seconds:.1f} s ({result.mode}, {result.nodes} dbt nodes passed){note}.")
@@ -164,6 +166,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--mapping", help=mapping_help)
     b.add_argument("--fail-on-stale", action="store_true",
                    help="exit 1 (after publishing) when a source is older than freshness_error_after_days")
+    b.add_argument("--freshness-as-of", metavar="WHEN", default=None,
+                   help="measure the sources' ages against WHEN instead of the build's clock: `data` (the latest "
+                        "event in the export; `make demo` uses it for the fixed sample) or a date such as 2026-10-31 "
+                        "(default: now)")
     b.add_argument("--keep", type=int, default=None, metavar="N",
                    help="published builds kept for `closedloop rollback` (default 3)")
     b.add_argument("--full-refresh", action="store_true",
