@@ -26,11 +26,21 @@ CLOSEDLOOP_RAW and CLOSEDLOOP_WAREHOUSE stand in for --raw and --warehouse.
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from closedloop.generate import generate
+    from closedloop.progress import Progress
 
-    truth = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format, encoding=args.encoding)
+    progress = Progress(sys.stdout)
+    truth = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format, encoding=args.encoding,
+                     progress=lambda text: progress.update(text, step=True))
+    progress.done()
     rows = sum((truth.get("row_counts") or {}).values()) if isinstance(truth.get("row_counts"), dict) else None
     written = f"{rows:,} rows" if rows else "sample exports"
     print(f"Wrote {written} to {Path(args.out).resolve()} (planted truths in truth.json).")
+    if truth.get("window_start") and truth.get("as_of"):
+        # The window is fixed so that a seed always gives the same numbers (and truth.json's planted figures hold);
+        # against today's clock the sample is weeks old, which `make demo` tells the build (--freshness-as-of data).
+        print(f"The sample's events run from {truth['window_start']} to {str(truth['as_of']).replace('T', ' ')} "
+              "(a fixed window). Build it with --freshness-as-of data to judge freshness against that end rather "
+              "than today.")
     return 0
 
 
@@ -126,7 +136,9 @@ def parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write a sample company's raw exports with planted truths",
                        description="Write every raw table of the input contract for a believable Chinese B2B "
                                    "company, plus truth.json with the figures planted in it. Same seed, same bytes.")
-    g.add_argument("--scale", type=float, default=1.0, help="1 = ~10k leads, 2k opportunities, 50k touches (default 1)")
+    g.add_argument("--scale", type=float, default=1.0,
+                   help="size, linear: 1 = 10,000 leads, ~4,500 opportunities, ~46,000 touches, ~243,000 rows in "
+                        "all (default 1)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     g.add_argument("--out", required=True, help="folder to write crm/, campaign/, service/ and truth.json into")
     g.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default csv)")
@@ -157,10 +169,13 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="validate the exports and build the warehouse with dbt",
                        description="Validate and land the raw folder (rows failing the expectation suites are set "
-                                   "aside and counted), run `dbt build` in-process (models, seeds, data tests, "
-                                   "unit tests) into a working file, and replace the warehouse only if it all passes. "
-                                   "When a warehouse is served, the working file starts as a copy of it and only the "
-                                   "entities that changed are recomputed (incremental); --full-refresh rebuilds all.")
+                                   "aside and counted), run `dbt build` in-process into a working file (seeds, "
+                                   "models and their data tests, selector closedloop_build in selectors.yml: the unit "
+                                   "tests and the staging not_null/unique tests that repeat a validation rule are left "
+                                   "out; `make test` runs them), check source freshness, and replace the warehouse "
+                                   "only if it all passes. When a warehouse is served, the working file starts as a "
+                                   "copy of it and only the entities that changed are recomputed (incremental); "
+                                   "--full-refresh rebuilds all. dbt's full log goes to logs/ beside the warehouse.")
     b.add_argument("--raw", help="raw export folder with crm/, campaign/, service/ (or CLOSEDLOOP_RAW)")
     b.add_argument("--warehouse", help="DuckDB file to publish (or CLOSEDLOOP_WAREHOUSE)")
     b.add_argument("--mapping", help=mapping_help)
@@ -186,11 +201,20 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--to", metavar="BUILD", help="a kept build id (see `closedloop status`)")
     r.set_defaults(func=_cmd_rollback)
 
-    s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time")
+    s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time",
+                       description="Print what is served: the data's as-of time, the row count of every mart, the "
+                                   "last builds from the run history (runs.jsonl beside the warehouse: status, rows "
+                                   "read/loaded/set aside, tests) and the builds kept for `closedloop rollback`. "
+                                   "Reads the warehouse read-only; safe while a build or the dashboards run.")
     s.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     s.set_defaults(func=_cmd_status)
 
-    m = sub.add_parser("summary", help="print the headline numbers for the management meeting")
+    m = sub.add_parser("summary", help="print the headline numbers for the management meeting",
+                       description="Print the meeting's headline numbers from the marts for the month of the data's "
+                                   "as-of time: new leads and win rate against the previous month, lead to "
+                                   "opportunity rate of the leads created in the six months before, the stage step "
+                                   "where departments differ most over the last six cohorts, and net revenue "
+                                   "retention at month 12. Every figure is defined in docs/metrics.md. Read-only.")
     m.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     m.set_defaults(func=_cmd_summary)
 
@@ -202,7 +226,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     v.set_defaults(func=_cmd_serve)
 
-    d = sub.add_parser("docs", help="write the dbt docs site (models, columns, lineage) as one static HTML file")
+    d = sub.add_parser("docs", help="write the dbt docs site (models, columns, lineage) as one static HTML file",
+                       description="Run `dbt docs generate --static` over a copy of the built warehouse (the served "
+                                   "file stays free for readers) and write target/static_index.html in the project "
+                                   "folder: every model and column with its description, the metric definitions' doc "
+                                   "blocks (docs/metrics.md has the full entries) and the lineage graph. Open it in a "
+                                   "browser; it needs no server and no network.")
     d.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     d.set_defaults(func=_cmd_docs)
     return p
