@@ -20,7 +20,8 @@ Typical use:
   closedloop status --warehouse data/warehouse.duckdb
   closedloop summary --warehouse data/warehouse.duckdb  # the headline numbers for the meeting
 
-CLOSEDLOOP_RAW and CLOSEDLOOP_WAREHOUSE stand in for --raw and --warehouse.
+CLOSEDLOOP_RAW and CLOSEDLOOP_WAREHOUSE stand in for --raw and --warehouse. `closedloop COMMAND --help` explains
+each command. What the raw exports must hold: docs/input-contract.md; what every metric means: docs/metrics.md.
 """
 
 
