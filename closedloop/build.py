@@ -105,7 +105,8 @@ class _DbtProgress:
                 stats = getattr(event.data, "stat_line", "") or ""
                 if self.label == "docs":
                     self.total = sum(int(n) for n in _COMPILED.findall(stats))
-                self.progress.update(f"  dbt {self.label}: parsed ({stats})", step=True)
+                then = "compiling them" if self.label == "docs" else "running the closedloop_build selection"
+                self.progress.update(f"  dbt {self.label}: project parsed (found {stats}); {then}", step=True)
             elif name == "BuildingCatalog":
                 self.progress.update("  dbt docs: building the catalog (the columns of every table)", step=True)
             elif name in _PROGRESS_EVENTS or (name == "NodeFinished" and self.label == "docs"):

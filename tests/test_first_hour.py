@@ -93,7 +93,7 @@ def test_build_log_of_the_sample_shows_progress_plainly(sample) -> None:
     log = sample.build_log
     assert "\r" not in log
     assert re.search(r"^  \[ 1/\d+\] crm/departments: [\d,]+ rows checked in [\d.]+ s$", log, re.MULTILINE), log
-    assert re.search(r"^  dbt build: parsed \(\d+ models", log, re.MULTILINE), log
+    assert re.search(r"^  dbt build: project parsed \(found \d+ models", log, re.MULTILINE), log
     done = re.findall(r"^  dbt build: (\d+) of (\d+) nodes done$", log, re.MULTILINE)
     assert 8 <= len(done) <= 12 and done[-1][0] == done[-1][1], done
     assert not re.search(r"^  \d+ of \d+ (OK|PASS)", log, re.MULTILINE), "a line per node in a log"
