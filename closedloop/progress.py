@@ -9,8 +9,19 @@ Permanent lines (`line`) are printed the same way in both cases. Thread-safe: db
 
 from __future__ import annotations
 
+import shutil
 import threading
 from typing import TextIO
+
+
+def _width(text: str) -> int:
+    return len(text) + sum(1 for ch in text if ord(ch) > 0x2E80)  # CJK takes two columns
+
+
+def _fit(text: str, columns: int) -> str:
+    while _width(text) > max(columns, 20):
+        text = text[:-2] + "…"
+    return text
 
 
 def is_terminal(out: TextIO | None) -> bool:
@@ -40,8 +51,9 @@ class Progress:
         with self._lock:
             if self.tty:
                 self._clear()
+                text = _fit(text, shutil.get_terminal_size().columns - 1)  # a wrapped line could not be rewritten
                 self.out.write(text)
-                self._shown = len(text) + sum(1 for ch in text if ord(ch) > 0x2E80)  # CJK takes two columns
+                self._shown = _width(text)
             elif step:
                 self.out.write(text + "\n")
             self.out.flush()

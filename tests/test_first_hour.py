@@ -68,6 +68,14 @@ def test_progress_rewrites_one_line_on_a_terminal() -> None:
     assert "\x1b" not in text  # no colour, no escape codes
 
 
+def test_progress_status_line_fits_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A status line wider than the terminal would wrap, and a carriage return could not take it back."""
+    monkeypatch.setenv("COLUMNS", "40")
+    out = Terminal()
+    Progress(out).update("  [ 4/16] crm/opportunity_stage_history: 16,875 rows checked in 0.3 s")
+    assert len(out.getvalue()) == 39 and out.getvalue().endswith("…")
+
+
 def test_dbt_progress_logs_a_line_per_tenth_and_every_failure() -> None:
     out = io.StringIO()
     progress = _DbtProgress(out, "build")
