@@ -74,9 +74,8 @@ def _dbt_environment(landing_dir: Path, warehouse: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
-# Node statuses that get their own line (a failing or warning test, a model error, a skipped node); the others only
-# move the progress count.
-_NOTABLE = {"error", "fail", "warn", "skipped", "skip", "runtime error"}
+# Node statuses that get their own line (a failing or warning test, a model error); the others only move the count.
+_NOTABLE = {"error", "fail", "warn", "runtime error"}
 # Node kinds counted in the "Found …" line dbt prints after parsing (what `docs generate` compiles).
 _COMPILED = re.compile(r"(\d+) (?:models?|seeds?|data tests?|snapshots?|analys[ie]s)\b")
 
@@ -84,7 +83,7 @@ _COMPILED = re.compile(r"(\d+) (?:models?|seeds?|data tests?|snapshots?|analys[i
 class _DbtProgress:
     """dbt's node events as progress: a status line on a terminal, one plain line per tenth of the nodes elsewhere
     (a scheduled build's log keeps ten lines, not one per node; dbt's own log has them all), and a line of its own
-    for every node that failed, warned or was skipped."""
+    for every node that failed or warned."""
 
     def __init__(self, out: TextIO, label: str):
         from closedloop.progress import Progress
@@ -109,7 +108,8 @@ class _DbtProgress:
                 self.progress.update(f"  dbt {self.label}: project parsed (found {stats}); {then}", step=True)
             elif name == "BuildingCatalog":
                 self.progress.update("  dbt docs: building the catalog (the columns of every table)", step=True)
-            elif name in _PROGRESS_EVENTS or (name == "NodeFinished" and self.label == "docs"):
+            elif name in _PROGRESS_EVENTS or name == "SkippingDetails" or (name == "NodeFinished" and
+                                                                               self.label == "docs"):
                 self._node(event)
 
     def _node(self, event) -> None:
@@ -117,6 +117,7 @@ class _DbtProgress:
         self.done += 1
         self.total = max(self.total, int(getattr(data, "total", 0) or getattr(data, "num_models", 0) or 0),
                          self.done)
+        # a node skipped after a failure counts without a line of its own (the failure has one)
         status = str(getattr(data, "status", "") or "").lower()
         if status in _NOTABLE:
             self.progress.line(f"  {event.info.msg}")
