@@ -51,7 +51,8 @@ def render(path: Path = SOURCES_YAML) -> str:
                     "| column | type | required | description |", "|---|---|---|---|"]
             for col in table["columns"]:
                 star = "★" if _meta(col).get("required") else ""
-                out.append(f"| `{col['name']}` | {col.get('data_type', '')} | {star} | {_cell(col.get('description'))} |")
+                cells = (f"`{col['name']}`", col.get("data_type", ""), star, _cell(col.get("description")))
+                out.append("| " + " | ".join(cells) + " |")
             out.append("")
     out.append(END)
     return "\n".join(out)
