@@ -1,4 +1,6 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set up .venv when it is missing.
+# make demo takes SCALE (sample size, 1 = 10,000 leads), SEED (the sample's random seed), DATA (folder for the raw
+# sample and the warehouse) and PORT (the dashboards' port): make demo SCALE=10 PORT=8600.
 PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
@@ -23,7 +25,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/closedloop generate --scale $(SCALE) --seed $(SEED) --out $(RAW)
-	$(BIN)/closedloop build --raw $(RAW) --warehouse $(WAREHOUSE)
+	# The sample is a fixed two-year window (same seed, same numbers): judge its freshness against its own end.
+	$(BIN)/closedloop build --raw $(RAW) --warehouse $(WAREHOUSE) --freshness-as-of data
 	$(BIN)/closedloop summary --warehouse $(WAREHOUSE)
 	$(BIN)/closedloop serve --warehouse $(WAREHOUSE) --port $(PORT)
 

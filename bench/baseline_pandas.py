@@ -3,8 +3,9 @@
 
 It is the reference closedloop's build is measured against (issue 6: "≥ 5× faster than the pandas baseline, with ≤ ⅓
 of its peak memory"): what an analyst would write instead of a warehouse. The code is the independent
-re-implementation the tests compare the marts with (tests/independent: written from SPEC §3/§4 and the marts'
-YAML, not from the SQL), so with --check the baseline is also shown to give the same numbers.
+re-implementation the tests compare the marts with (tests/independent: written from
+docs/input-contract.md, docs/metrics.md and the marts' YAML, not from the SQL), so with --check the baseline is also
+shown to give the same numbers.
 
 Steps, each timed (wall clock):
   load                 read and type every raw table the five marts use (all part files, CSV or Parquet)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,20 +74,75 @@ def _dbt_environment(landing_dir: Path, warehouse: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _progress_printer(out: TextIO) -> Callable:
-    def on_event(event) -> None:
-        if event.info.name in _PROGRESS_EVENTS:
-            print(f"  {event.info.msg}", file=out, flush=True)
+# Node statuses that get their own line (a failing or warning test, a model error); the others only move the count.
+_NOTABLE = {"error", "fail", "warn", "runtime error"}
+# Node kinds counted in the "Found …" line dbt prints after parsing (what `docs generate` compiles).
+_COMPILED = re.compile(r"(\d+) (?:models?|seeds?|data tests?|snapshots?|analys[ie]s)\b")
 
-    return on_event
+
+class _DbtProgress:
+    """dbt's node events as progress: a status line on a terminal, one plain line per tenth of the nodes elsewhere
+    (a scheduled build's log keeps ten lines, not one per node; dbt's own log has them all), and a line of its own
+    for every node that failed or warned."""
+
+    def __init__(self, out: TextIO, label: str):
+        from closedloop.progress import Progress
+
+        self.progress, self.label = Progress(out), label
+        self.done = self.total = 0
+        self.tenth = 0
+        self.started = False
+        self._lock = threading.Lock()  # dbt reports nodes from its worker threads
+
+    def __call__(self, event) -> None:
+        name = event.info.name
+        with self._lock:
+            if not self.started:
+                self.started = True
+                self.progress.update(f"  dbt {self.label}: parsing the project", step=True)
+            if name == "FoundStats":
+                stats = getattr(event.data, "stat_line", "") or ""
+                if self.label == "docs":
+                    self.total = sum(int(n) for n in _COMPILED.findall(stats))
+                then = "compiling them" if self.label == "docs" else "running the closedloop_build selection"
+                self.progress.update(f"  dbt {self.label}: project parsed (found {stats}); {then}", step=True)
+            elif name == "BuildingCatalog":
+                self.progress.update("  dbt docs: building the catalog (the columns of every table)", step=True)
+            elif name in _PROGRESS_EVENTS or name == "SkippingDetails" or (name == "NodeFinished" and
+                                                                               self.label == "docs"):
+                self._node(event)
+
+    def _node(self, event) -> None:
+        data = event.data
+        self.done += 1
+        self.total = max(self.total, int(getattr(data, "total", 0) or getattr(data, "num_models", 0) or 0),
+                         self.done)
+        # a node skipped after a failure counts without a line of its own (the failure has one)
+        status = str(getattr(data, "status", "") or "").lower()
+        if status in _NOTABLE:
+            self.progress.line(f"  {event.info.msg}")
+        verb = "compiled" if self.label == "docs" else "done"
+        tenth = self.done * 10 // self.total
+        self.progress.update(f"  dbt {self.label}: {self.done} of {self.total} nodes {verb}",
+                             step=tenth > self.tenth or self.done == self.total)
+        self.tenth = tenth
+
+    def finish(self) -> None:
+        self.progress.done()
+
+
+def _progress_printer(out: TextIO, label: str = "build") -> _DbtProgress:
+    return _DbtProgress(out, label)
 
 
 def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | None = sys.stdout,
             target_path: Path | None = None):
-    """Invoke dbt in this process (no subprocess start-up per call) and return its result object."""
+    """Invoke dbt in this process (no subprocess start-up per call) and return its result object. With `out`,
+    progress is shown there (closedloop.progress: a status line on a terminal, plain lines elsewhere)."""
     from dbt.cli.main import dbtRunner
 
-    callbacks = [_progress_printer(out)] if out is not None else []
+    printer = _progress_printer(out, "docs" if args[:1] == ["docs"] else "build") if out is not None else None
+    callbacks = [printer] if printer is not None else []
     # dbt's log goes beside the warehouse, not into the checkout.
     common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet",
               "--log-path", str(warehouse.parent / "logs")]
@@ -95,6 +152,8 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
         try:
             return dbtRunner(callbacks=callbacks).invoke([*args, *common])
         finally:
+            if printer is not None:
+                printer.finish()
             _release_duckdb()
 
 
@@ -206,7 +265,7 @@ def _incremental_summary(result, working: Path) -> tuple[list[str], str]:
 
 def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = False,
           vars_: dict | None = None, mapping: str | None = None, fail_on_stale: bool = False,
-          keep: int | None = None) -> BuildResult:
+          keep: int | None = None, freshness_as_of: str | None = None) -> BuildResult:
     """Validate and land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on
     success. A failure anywhere leaves the served warehouse and the landing it reads untouched. One build per
     warehouse at a time (`closedloop.lock`); every build ends with a line in the run history (`closedloop.runs`).
@@ -218,9 +277,12 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
     Source freshness is checked after the models pass and before publishing (`ops.closedloop_source_freshness`);
     a stale source never stops the publish. With `fail_on_stale`, a source past the error threshold (or a
     freshness check that could not run) raises BuildError after the warehouse was published, so a scheduler sees
-    a non-zero exit."""
+    a non-zero exit. `freshness_as_of` (`now`, `data` or a date; closedloop.freshness.parse_reference) measures
+    the sources' ages against another instant than the build's clock, e.g. a fixed sample's own end."""
     from closedloop import publish, runs
+    from closedloop.freshness import parse_reference
 
+    reference = parse_reference(freshness_as_of)
     started = time.monotonic()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     landing_dir = new_landing_dir(warehouse)
@@ -229,7 +291,7 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
                        project_fingerprint=project_fingerprint(vars_))
         try:
             done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
-                                                 mapping, publish.KEEP if keep is None else keep)
+                                                 mapping, publish.KEEP if keep is None else keep, reference)
         except BaseException as exc:
             shutil.rmtree(landing_dir, ignore_errors=True)
             run.status, run.ended_at = "failed", runs.now()
@@ -244,7 +306,7 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
 
 
 def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, out: TextIO, full_refresh: bool,
-                       vars_: dict | None, mapping: str | None, keep: int):
+                       vars_: dict | None, mapping: str | None, keep: int, reference=None):
     from closedloop import publish, runs
     from closedloop.freshness import check_freshness, freshness_counts
 
@@ -282,7 +344,7 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
         run.message = f"incremental {reason}: {summary}"
     else:
         run.message = f"full: {reason}"
-    freshness = check_freshness(landing_dir, working, reports, vars_, out)
+    freshness = check_freshness(landing_dir, working, reports, vars_, out, reference)
     run.data_as_of = runs.data_as_of(working)
     run.status, run.ended_at = "published", runs.now()
     runs.write_table(working, [*runs.history(warehouse), run])
@@ -306,6 +368,8 @@ def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:
 
     scratch = warehouse.parent / ".docs" / warehouse.name
     scratch.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Writing the dbt docs of {warehouse}: parsing the project, compiling every node, reading the catalog",
+          file=out, flush=True)
     shutil.copyfile(warehouse, scratch)
     result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out)
     scratch.unlink(missing_ok=True)

@@ -20,17 +20,28 @@ Typical use:
   closedloop status --warehouse data/warehouse.duckdb
   closedloop summary --warehouse data/warehouse.duckdb  # the headline numbers for the meeting
 
-CLOSEDLOOP_RAW and CLOSEDLOOP_WAREHOUSE stand in for --raw and --warehouse.
+CLOSEDLOOP_RAW and CLOSEDLOOP_WAREHOUSE stand in for --raw and --warehouse. `closedloop COMMAND --help` explains
+each command. What the raw exports must hold: docs/input-contract.md; what every metric means: docs/metrics.md.
 """
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from closedloop.generate import generate
+    from closedloop.progress import Progress
 
-    truth = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format, encoding=args.encoding)
+    progress = Progress(sys.stdout)
+    truth = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format, encoding=args.encoding,
+                     progress=lambda text: progress.update(text, step=True))
+    progress.done()
     rows = sum((truth.get("row_counts") or {}).values()) if isinstance(truth.get("row_counts"), dict) else None
     written = f"{rows:,} rows" if rows else "sample exports"
     print(f"Wrote {written} to {Path(args.out).resolve()} (planted truths in truth.json).")
+    if truth.get("window_start") and truth.get("as_of"):
+        # The window is fixed so that a seed always gives the same numbers (and truth.json's planted figures hold);
+        # against today's clock the sample is weeks old, which `make demo` tells the build (--freshness-as-of data).
+        print(f"The sample's events run from {truth['window_start']} to {str(truth['as_of']).replace('T', ' ')} "
+              "(a fixed window). Build it with --freshness-as-of data to judge freshness against that end rather "
+              "than today.")
     return 0
 
 
@@ -49,8 +60,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from closedloop.rejected import write_rejected
 
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
+    through = f" through mapping `{args.mapping}`" if args.mapping else ""
+    print(f"Validating {raw}{through} (nothing is loaded)", flush=True)
     with tempfile.TemporaryDirectory(prefix="closedloop-validate-") as tmp:
-        reports = land(raw, Path(tmp), mapping=args.mapping, out=sys.stdout)
+        reports = land(raw, Path(tmp), mapping=args.mapping, out=sys.stdout, verb="would load")
         set_aside = sum(r.rows_rejected for r in reports)
         read = sum(r.rows_read for r in reports)
         print(f"{read:,} rows read, {read - set_aside:,} would load, {set_aside:,} set aside.")
@@ -66,7 +79,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
     warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
     result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep,
-                   full_refresh=args.full_refresh)
+                   full_refresh=args.full_refresh, freshness_as_of=args.freshness_as_of)
     set_aside = sum(r.rows_rejected for r in result.tables)
     note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
     print(f"Built {warehouse} in {result.seconds:.1f} s ({result.mode}, {result.nodes} dbt nodes passed){note}.")
@@ -124,7 +137,9 @@ def parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write a sample company's raw exports with planted truths",
                        description="Write every raw table of the input contract for a believable Chinese B2B "
                                    "company, plus truth.json with the figures planted in it. Same seed, same bytes.")
-    g.add_argument("--scale", type=float, default=1.0, help="1 = ~10k leads, 2k opportunities, 50k touches (default 1)")
+    g.add_argument("--scale", type=float, default=1.0,
+                   help="size, linear: 1 = 10,000 leads, ~4,500 opportunities, ~46,000 touches, ~243,000 rows in "
+                        "all (default 1)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     g.add_argument("--out", required=True, help="folder to write crm/, campaign/, service/ and truth.json into")
     g.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default csv)")
@@ -155,15 +170,22 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="validate the exports and build the warehouse with dbt",
                        description="Validate and land the raw folder (rows failing the expectation suites are set "
-                                   "aside and counted), run `dbt build` in-process (models, seeds, data tests, "
-                                   "unit tests) into a working file, and replace the warehouse only if it all passes. "
-                                   "When a warehouse is served, the working file starts as a copy of it and only the "
-                                   "entities that changed are recomputed (incremental); --full-refresh rebuilds all.")
+                                   "aside and counted), run `dbt build` in-process into a working file (seeds, "
+                                   "models and their data tests, selector closedloop_build in selectors.yml: the unit "
+                                   "tests and the staging not_null/unique tests that repeat a validation rule are left "
+                                   "out; `make test` runs them), check source freshness, and replace the warehouse "
+                                   "only if it all passes. When a warehouse is served, the working file starts as a "
+                                   "copy of it and only the entities that changed are recomputed (incremental); "
+                                   "--full-refresh rebuilds all. dbt's full log goes to logs/ beside the warehouse.")
     b.add_argument("--raw", help="raw export folder with crm/, campaign/, service/ (or CLOSEDLOOP_RAW)")
     b.add_argument("--warehouse", help="DuckDB file to publish (or CLOSEDLOOP_WAREHOUSE)")
     b.add_argument("--mapping", help=mapping_help)
     b.add_argument("--fail-on-stale", action="store_true",
                    help="exit 1 (after publishing) when a source is older than freshness_error_after_days")
+    b.add_argument("--freshness-as-of", metavar="WHEN", default=None,
+                   help="measure the sources' ages against WHEN instead of the build's clock: `data` (the latest "
+                        "event in the export; `make demo` uses it for the fixed sample) or a date such as 2026-10-31 "
+                        "(default: now)")
     b.add_argument("--keep", type=int, default=None, metavar="N",
                    help="published builds kept for `closedloop rollback` (default 3)")
     b.add_argument("--full-refresh", action="store_true",
@@ -180,11 +202,20 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--to", metavar="BUILD", help="a kept build id (see `closedloop status`)")
     r.set_defaults(func=_cmd_rollback)
 
-    s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time")
+    s = sub.add_parser("status", help="list the marts with row counts and the data's as-of time",
+                       description="Print what is served: the data's as-of time, the row count of every mart, the "
+                                   "last builds from the run history (runs.jsonl beside the warehouse: status, rows "
+                                   "read/loaded/set aside, tests) and the builds kept for `closedloop rollback`. "
+                                   "Reads the warehouse read-only; safe while a build or the dashboards run.")
     s.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     s.set_defaults(func=_cmd_status)
 
-    m = sub.add_parser("summary", help="print the headline numbers for the management meeting")
+    m = sub.add_parser("summary", help="print the headline numbers for the management meeting",
+                       description="Print the meeting's headline numbers from the marts for the month of the data's "
+                                   "as-of time: new leads and win rate against the previous month, lead to "
+                                   "opportunity rate of the leads created in the six months before, the stage step "
+                                   "where departments differ most over the last six cohorts, and net revenue "
+                                   "retention at month 12. Every figure is defined in docs/metrics.md. Read-only.")
     m.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     m.set_defaults(func=_cmd_summary)
 
@@ -196,7 +227,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     v.set_defaults(func=_cmd_serve)
 
-    d = sub.add_parser("docs", help="write the dbt docs site (models, columns, lineage) as one static HTML file")
+    d = sub.add_parser("docs", help="write the dbt docs site (models, columns, lineage) as one static HTML file",
+                       description="Run `dbt docs generate --static` over a copy of the built warehouse (the served "
+                                   "file stays free for readers) and write target/static_index.html in the project "
+                                   "folder: every model and column with its description, the metric definitions' doc "
+                                   "blocks (docs/metrics.md has the full entries) and the lineage graph. Open it in a "
+                                   "browser; it needs no server and no network.")
     d.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     d.set_defaults(func=_cmd_docs)
     return p

@@ -1,4 +1,4 @@
-"""The raw input contract (SPEC §3), read from the dbt sources YAML so it is written down once."""
+"""The raw input contract (docs/input-contract.md), read from the dbt sources YAML so it is written down once."""
 
 from __future__ import annotations
 

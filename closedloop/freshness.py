@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from closedloop import contract
 from closedloop.build import BuildError, run_dbt
 from closedloop.landing import TableReport
+from closedloop.paths import ConfigError
 
 FRESHNESS_TABLE = "ops.closedloop_source_freshness"
 _PERIOD_DAYS = {"day": 1.0, "hour": 1 / 24, "minute": 1 / 1440}
@@ -51,6 +52,34 @@ def _days(days: float | None) -> str:
     return f"{days:.0f}" if days >= 10 or float(days).is_integer() else f"{days:.1f}"
 
 
+def _judge_against(rows: list[SourceFreshness], reference: str | datetime) -> str:
+    """Re-measure every checked row's age against `reference` with dbt's rule (warn past warn_after, error past
+    error_after); return how the reference reads in a sentence."""
+    latest = [r.max_loaded_at for r in rows if r.max_loaded_at is not None]
+    if reference == "data":
+        if not latest:
+            return "the data's latest event (there is none)"
+        at = max(latest)
+        said = f"the data's latest event, {at:%Y-%m-%d %H:%M} (--freshness-as-of data)"
+    else:
+        at = reference
+        said = f"{at:%Y-%m-%d %H:%M} (--freshness-as-of)"
+    for r in rows:
+        r.checked_at = at
+        if r.max_loaded_at is None:
+            continue
+        age_days = max((at - r.max_loaded_at).total_seconds(), 0.0) / 86400
+        r.age_hours = age_days * 24
+        if r.error_after_days is not None and age_days > r.error_after_days:
+            r.status = "error"
+        elif r.warn_after_days is not None and age_days > r.warn_after_days:
+            r.status = "warn"
+        else:
+            r.status = "pass"
+        r.note = f"age measured at {said}, not at the build's clock"
+    return said
+
+
 def _project_vars(vars_: dict | None) -> dict:
     return {**contract.project_vars(), **(vars_ or {})}
 
@@ -62,17 +91,42 @@ def _threshold_days(threshold) -> float | None:
     return float(threshold.count) * _PERIOD_DAYS.get(period, 1.0)
 
 
+def parse_reference(text: str | None) -> str | datetime | None:
+    """What `--freshness-as-of` asks ages to be measured against: None (or `now`) = the build's clock; `data` = the
+    latest event of any source (a fixed sample, a backfill of old exports); or a business-time date or timestamp
+    (a date means the end of that day). One sentence when it is none of those."""
+    if text is None or text.strip().lower() in ("", "now"):
+        return None
+    if text.strip().lower() == "data":
+        return "data"
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"--freshness-as-of {text!r}: give now, data, or a date or timestamp such as 2026-10-31 or "
+                          "2026-10-31T18:00.") from None
+    if value.tzinfo is not None:
+        zone = ZoneInfo(str(_project_vars(None).get("timezone") or "Asia/Shanghai"))
+        value = value.astimezone(zone).replace(tzinfo=None)
+    elif len(text.strip()) <= 10:  # a date alone: the whole day counts
+        value = value.replace(hour=23, minute=59, second=59)
+    return value
+
+
 def check_freshness(landing_dir: Path, working: Path, reports: list[TableReport], vars_: dict | None,
-                    out: TextIO | None) -> list[SourceFreshness] | None:
+                    out: TextIO | None, reference: str | datetime | None = None) -> list[SourceFreshness] | None:
     """`dbt source freshness` over the landed tables, into ops.closedloop_source_freshness of the working file.
     Prints a line per stale source. Returns the rows, or None when the check could not run (never raises: a
-    stale or unchecked source does not stop the publish)."""
+    stale or unchecked source does not stop the publish). `reference` (parse_reference) measures the ages against
+    another instant than the build's clock; the rows say so in their note."""
     def say(text: str) -> None:
         if out is not None:
             print(text, file=out, flush=True)
 
     try:
         rows = _freshness_rows(landing_dir, working, reports, vars_)
+        if reference is not None:
+            said = _judge_against(rows, reference)
+            say(f"Source freshness judged against {said}, not the build's clock")
         _write_freshness(working, rows)
     except Exception as exc:  # noqa: BLE001 - freshness is advisory; the build's data is still the best we have
         say(f"Source freshness could not be checked: {' '.join(str(exc).split()) or type(exc).__name__}")

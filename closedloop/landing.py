@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,10 +62,11 @@ class TableReport:
     missing_optional_columns: list[str] = field(default_factory=list)
     note: str = ""
 
-    def line(self) -> str:
+    def line(self, verb: str = "loaded") -> str:
+        """One line of the load report; `verb` is what happens to the rows that pass ("loaded", "would load")."""
         if self.status == "absent":
             return f"  {self.table:<32} absent (marts over it will be empty)"
-        text = (f"  {self.table:<32} {self.rows_read:>9,} read  {self.rows_loaded:>9,} loaded  "
+        text = (f"  {self.table:<32} {self.rows_read:>9,} read  {self.rows_loaded:>9,} {verb}  "
                 f"{self.rows_rejected:>7,} set aside")
         if self.rejected_by_rule:
             text += "  (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.rejected_by_rule.items())) + ")"
@@ -571,9 +573,14 @@ class _RowChecks:
 
 
 def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = None, out: TextIO | None = None,
-         validator=None) -> list[TableReport]:
-    """Validate and land every contract table of `raw_dir` into `landing_dir`; return one report per table."""
+         validator=None, verb: str = "loaded") -> list[TableReport]:
+    """Validate and land every contract table of `raw_dir` into `landing_dir`; return one report per table.
+    With `out`, a progress line per table as it is checked (closedloop.progress), then the report, whose rows that
+    pass are `verb` ("loaded"; `closedloop validate` says "would load")."""
     from closedloop import validate
+    from closedloop.progress import Progress
+
+    progress = Progress(out)
 
     raw_dir, landing_dir = Path(raw_dir), Path(landing_dir)
     if not raw_dir.is_dir():
@@ -589,6 +596,7 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     work = landing_dir / ".work"
     shutil.rmtree(work, ignore_errors=True)
     own_validator = validator is None
+    progress.update("  loading the expectation suites (Great Expectations)", step=True)
     validator = validator or validate.Validator()
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(work / "duckdb")})
     reports: dict[str, TableReport] = {}
@@ -599,9 +607,13 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     checks = None
     try:
         checks = _RowChecks(inputs, validator, work, parameters, _parallel(inputs, mapping))
-        for key in validate.load_order([t.key for t in contract.tables()]):
+        order = validate.load_order([t.key for t in contract.tables()])
+        for index, key in enumerate(order, start=1):
             table = contract.table(key)
             lander = _TableLander(con, validator, table, work, landing_dir)
+            step = f"  [{index:>2}/{len(order)}] {key}"
+            started = time.monotonic()
+            progress.update(f"{step}: checking …")
             try:
                 if key in inputs:
                     report = lander.land(inputs[key], checks.result(key), parameters, available)
@@ -609,13 +621,20 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
                     report = lander.land_absent()
             except (SourceError, ReadError) as exc:
                 raise LandingError(str(exc)) from exc
+            finally:
+                progress.done()
+            progress.update(f"{step}: absent" if report.status == "absent" else
+                            f"{step}: {report.rows_read:,} rows checked in {time.monotonic() - started:.1f} s",
+                            step=True)
             reports[key] = report
             rejections += [(key, r) for r in lander.rejections]
             if report.status != "absent":
                 target = landing_dir / table.family / f"{table.name}.parquet"
                 available |= {ref: target for ref in needed if ref.split(".")[0] == key}
+        progress.update("  checking the warning rules (optional references)", step=True)
         _warnings(con, validator, landing_dir, reports, parameters, available)
     finally:
+        progress.done()
         if checks is not None:
             checks.close()
         con.close()
@@ -624,7 +643,7 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
         shutil.rmtree(work, ignore_errors=True)
     ordered = [reports[t.key] for t in contract.tables()]
     if out is not None:
-        print_reports(ordered, out)
+        print_reports(ordered, out, verb)
     _write_reports(landing_dir, raw_dir, mapping_name, ordered, rejections)
     return ordered
 
@@ -654,6 +673,6 @@ def _write_reports(landing_dir: Path, raw_dir: Path, mapping: str | None, report
                    ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def print_reports(reports: list[TableReport], out: TextIO = sys.stdout) -> None:
+def print_reports(reports: list[TableReport], out: TextIO = sys.stdout, verb: str = "loaded") -> None:
     for r in reports:
-        print(r.line(), file=out)
+        print(r.line(verb), file=out)

@@ -1,4 +1,5 @@
-"""Bring your own CRM: translate a vendor's export into the raw input contract (SPEC §3) with a YAML mapping.
+"""Bring your own CRM: translate a vendor's export into the raw input contract with a YAML mapping
+(docs/input-contract.md, docs/mappings.md).
 
 A mapping file says, per contract table, which vendor file(s) feed it and how each contract column is made:
 renamed from a vendor column, a constant, or a DuckDB SQL expression over the vendor columns; then optionally

@@ -51,7 +51,7 @@ def print_runs(warehouse: Path, last: int = 10) -> None:
 
     history = runs.history(warehouse)[-last:]
     if history:
-        print(f"Last {len(history)} runs (newest last):")
+        print("Last run:" if len(history) == 1 else f"Last {len(history)} runs (newest last):")
     for r in history:
         rows = f"{r.rows_read:,} read, {r.rows_set_aside:,} set aside" if r.rows_read is not None else ""
         tests = f"tests {r.tests_passed} passed / {r.tests_failed} failed" if r.tests_passed is not None else ""

@@ -650,7 +650,7 @@ def comparison(grain: str, start: date) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 
 def _cumulative(rates: list) -> list:
-    """SPEC cumulative rate: product of step rates so far; null once a step so far is unknown."""
+    """docs/metrics.md#cumulative-conversion-rate: product of step rates so far; null once a step so far is unknown."""
     out, acc = [], 1.0
     for r in rates:
         acc = None if acc is None or r is None or pd.isna(r) else acc * float(r)
@@ -1072,7 +1072,7 @@ def cohort_retention(start: date, end: date) -> pd.DataFrame:
 
 
 def nrr_by_months_since(end: date) -> pd.DataFrame:
-    """Pooled NRR(k) over every cohort that has reached month k by `end` (SPEC: cohort MRR k ÷ month 0)."""
+    """Pooled NRR(k) over every cohort that has reached month k by `end` (docs/metrics.md#net-revenue-retention)."""
     p = P()
     return fetch(f"""
         select months_since, count(*) as cohorts, sum(mrr) as mrr, sum(mrr_month0) as mrr_month0,

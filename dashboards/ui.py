@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards import access, exports, periods
+from dashboards import access, exports, metric_docs, periods
 from dashboards import queries as q
 from dashboards.i18n import LANG_NAMES, LANGS, Tr
 
@@ -170,10 +170,13 @@ def guard(what: str):
 
 
 @contextlib.contextmanager
-def section(title: str, caption: str | None = None):
+def section(title: str, caption: str | None = None, metrics: tuple[str, ...] = ()):
+    """A titled block; `metrics` names the docs/metrics.md entries (anchors) shown under "How is this counted?"."""
     st.subheader(title, anchor=False)
     if caption:
         st.caption(caption)
+    if metrics:
+        metric_docs.how_counted(metrics, tr().zh)
     with guard(title):
         yield
 

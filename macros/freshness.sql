@@ -2,7 +2,7 @@
    time of one landed table, as the `loaded_at_query` of its source in models/staging/_sources.yml.
 
    dbt-duckdb 1.11 compares the value with `now()`, a timestamptz, and dbt reads a timestamp without a zone as
-   UTC. Landed values are text in business time (var `timezone`, SPEC §3), so the value is parsed the way staging
+   UTC. Landed values are text in business time (var `timezone`, docs/input-contract.md), so the value is parsed the way staging
    parses it (cl_timestamp / cl_date) and then placed in the business zone: a naive value would make every age
    8 hours too young in Asia/Shanghai. A date column counts from the start of its business day.
 

@@ -16,7 +16,7 @@
     lower({{ cl_text(col) }})
 {%- endmacro %}
 
-{# Timestamps become business-local `timestamp`s. An offset-less value already is business time (SPEC §3);
+{# Timestamps become business-local `timestamp`s. An offset-less value already is business time (docs/input-contract.md);
    one with an offset (Z, +08:00, -0500) is converted. Written without the session's TimeZone, because staging
    views are evaluated in whatever session reads them. #}
 {% macro cl_timestamp(col) -%}

@@ -39,7 +39,7 @@
                * (1.0 / ({{ n1 }}) + 1.0 / ({{ n2 }}))) end
 {%- endmacro %}
 
-{# SPEC §4 Significance: a two-proportion test at 95%; "too_few" when any expected success or failure count
+{# docs/metrics.md#significance: a two-proportion test at 95%; "too_few" when any expected success or failure count
    under the pooled rate is below 5 (then the test says nothing, and saying "no" would mislead). #}
 {% macro significance_flag(k1, n1, k2, n2) -%}
     case

@@ -28,8 +28,10 @@ from closedloop import contract, landing, validate
 from closedloop.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
+# `validate` says "would load" (nothing is loaded), `build` and `land` say "loaded".
 _LINE = re.compile(r"^  (?P<table>\S+)\s+(?:(?P<absent>absent) \(marts over it will be empty\)|(?P<read>[\d,]+) read"
-                   r"\s+(?P<loaded>[\d,]+) loaded\s+(?P<aside>[\d,]+) set aside(?:  \((?P<rules>[^)]*)\))?.*)$")
+                   r"\s+(?P<loaded>[\d,]+) (?:loaded|would load)\s+(?P<aside>[\d,]+) set aside"
+                   r"(?:  \((?P<rules>[^)]*)\))?.*)$")
 _TOTAL = re.compile(r"^(?P<read>[\d,]+) rows read, (?P<loaded>[\d,]+) would load, (?P<aside>[\d,]+) set aside\.$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

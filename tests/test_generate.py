@@ -1,8 +1,8 @@
 """Tests of the sample data generator (closedloop.generate).
 
-The expected tables and columns are copied from SPEC section 3 on purpose (not imported
+The expected tables and columns are copied from the input contract (docs/input-contract.md) on purpose (not imported
 from the generator), and every truth value is recounted here independently with pandas
-from the written files, following the SPEC section 4 definitions.
+from the written files, following the definitions of docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ WINDOW_START = pd.Timestamp("2024-11-01T00:00:00")
 WINDOW_END = pd.Timestamp("2026-10-31T23:59:59")
 SLA = pd.Timedelta(days=5)
 
-# SPEC section 3; '*' marks required columns.
-SPEC = {
+# The input contract (docs/input-contract.md); '*' marks required columns.
+CONTRACT = {
     "crm": {
         "departments": "department_id* department_name* parent_department_id region",
         "users": "user_id* user_name* department_id* role* manager_user_id hired_at left_at",
@@ -81,7 +81,7 @@ def _files(root: Path, sub: str, table: str, ext: str = "csv") -> list[Path]:
 
 
 def _read(root: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
-    sub = next(s for s, tables in SPEC.items() if table in tables)
+    sub = next(s for s, tables in CONTRACT.items() if table in tables)
     frames = [pd.read_csv(f, dtype=str, keep_default_na=False, encoding=encoding) for f in _files(root, sub, table)]
     return pd.concat(frames, ignore_index=True).replace("", None)
 
@@ -106,12 +106,12 @@ def truth(out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def data(out: Path) -> dict[str, pd.DataFrame]:
-    return {t: _read(out, t) for tables in SPEC.values() for t in tables}
+    return {t: _read(out, t) for tables in CONTRACT.values() for t in tables}
 
 
 # --- layout and columns -------------------------------------------------------------------------
 def test_files_and_columns_match_spec(out: Path, data: dict[str, pd.DataFrame]) -> None:
-    for sub, tables in SPEC.items():
+    for sub, tables in CONTRACT.items():
         for table, spec in tables.items():
             files = _files(out, sub, table)
             assert files and all(f.exists() for f in files), table
@@ -471,7 +471,7 @@ def test_truth_renewal_and_referral(data: dict[str, pd.DataFrame], truth: dict) 
 
 
 def _stage_step(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """方案交流 reached/advanced/lost/open per opportunity, by the SPEC rules."""
+    """方案交流 reached/advanced/lost/open per opportunity, by the rules of docs/metrics.md."""
     order = {s: i for i, s in enumerate(V.STAGES)}
     s_ix, won_ix = order["方案交流"], order[V.WON_STAGE]
     opp = data["opportunities"].set_index("opportunity_id")
@@ -536,7 +536,7 @@ def test_gbk_and_parquet_variants(tmp_path: Path) -> None:
         a = _read(tmp_path / "utf8", table)
         b = _read(tmp_path / "gbk", table, encoding="gbk")
         pd.testing.assert_frame_equal(a, b)
-    for sub, tables in SPEC.items():
+    for sub, tables in CONTRACT.items():
         for table, spec in tables.items():
             files = _files(tmp_path / "pq", sub, table, "parquet")
             assert files and all(f.exists() for f in files), table

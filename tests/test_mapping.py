@@ -28,7 +28,7 @@ SALESFORCE = REALDATA / "salesforce_developer_edition_sample_export"
 ZH_FIXTURE = Path(__file__).parent / "fixtures" / "zh_export"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 STAGES = set(pd.read_csv(SEEDS / "stages.csv", dtype=str)["stage_name"])
-ENUMS = {  # SPEC §3 allowed values
+ENUMS = {  # docs/input-contract.md allowed values
     ("crm/users", "role"): {"sdr", "sales", "presales", "manager", "cs", "marketing"},
     ("crm/accounts", "grade"): {"A", "B", "C"},
     ("crm/contacts", "decision_role"): {"decision_maker", "purchaser", "user", "influencer"},

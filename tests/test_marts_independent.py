@@ -44,12 +44,12 @@ def _cents(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-# ---------------------------------------------------------------- raw contract (SPEC §3)
+# ---------------------------------------------------------------- raw contract (docs/input-contract.md)
 
 def test_user_dimension(raw: Raw, mart) -> None:
-    """An offset-less timestamp is business time, a date-only one is its midnight (SPEC §3): `2020-01-01` in
-    users.hired_at must stay 2020-01-01 00:00, not be read as carrying a `-01` offset."""
-    assert_match(raw.users, mart("dim_user"), ["user_id"], "dim_user (raw users, SPEC §3 timestamps)",
+    """An offset-less timestamp is business time, a date-only one is its midnight (docs/input-contract.md):
+    `2020-01-01` in users.hired_at must stay 2020-01-01 00:00, not be read as carrying a `-01` offset."""
+    assert_match(raw.users, mart("dim_user"), ["user_id"], "dim_user (raw users, input-contract timestamps)",
                  exact=["department_id", "role", "hired_at", "left_at"])
 
 
@@ -62,7 +62,7 @@ def test_sample_has_data(raw: Raw, reached: pd.DataFrame, facts: pd.DataFrame) -
 
 def test_stages_reached_per_opportunity(reached: pd.DataFrame, mart) -> None:
     assert_match(reached, mart("fct_opportunity_stages"), ["opportunity_id", "stage_name"],
-                 "fct_opportunity_stages (SPEC §4 Stage reached)",
+                 "fct_opportunity_stages (docs/metrics.md#stage-reached)",
                  exact=["stage_order", "entered_at", "is_inferred", "owner_user_id", "department_id", "outcome"])
 
 
@@ -73,7 +73,7 @@ def test_stage_conversion(raw: Raw, reached: pd.DataFrame, mart) -> None:
     zero = {"reached": 0, "advanced": 0, "lost": 0, "open": 0, "conversion_rate": None, "ci_low": None,
             "ci_high": None}
     assert_match(mine, theirs, ["cohort_month", "department_id", "stage_name"],
-                 "fct_stage_conversion (SPEC §4 Stage conversion)", exact=COUNTS, approx=RATES, tol=TOL,
+                 "fct_stage_conversion (docs/metrics.md#stage-conversion)", exact=COUNTS, approx=RATES, tol=TOL,
                  fill_mine=zero)
     seed_order = raw.stages.set_index("stage_name")["stage_order"]
     assert (theirs["stage_order"] == theirs["stage_name"].map(seed_order)).all(), "stage_order is not the seed's"

@@ -1,4 +1,4 @@
-"""A company with only users and opportunities (no marketing tool) still gets a warehouse (SPEC §3)."""
+"""A company with only users and opportunities (no marketing tool) still gets a warehouse (docs/input-contract.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The marts recover what the generator planted (truth.json of the session sample).
 
 Two kinds of check per truth:
-- realised: where truth.json recounts the written rows under the SPEC definition the mart documents, the mart's
-  counts must be equal (rates then agree to 1e-9);
+- realised: where truth.json recounts the written rows under the docs/metrics.md definition the mart documents, the
+  mart's counts must be equal (rates then agree to 1e-9);
 - planted: the probability the simulation used must lie within 4 standard errors of the mart's rate,
   sqrt(p(1-p)/n) with p the planted probability and n the mart's own denominator (so the tolerance shrinks as
   the sample grows). Identities that hold by construction (cost per lead) are held to 1e-6.

@@ -1,4 +1,4 @@
-"""Sample data generator: every raw table of SPEC section 3, with planted truths.
+"""Sample data generator: every raw table of docs/input-contract.md, with planted truths.
 
 ``generate(out_dir, scale, seed, fmt, encoding)`` writes ``out_dir/{crm,campaign,service}/``
 and ``out_dir/truth.json`` and returns the truth dict. Scale 1 is about 10k leads; work
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +45,14 @@ def _clear_previous(out: Path) -> None:
 
 
 def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
-             encoding: str = "utf-8") -> dict:
-    """Write every raw table of SPEC section 3 under out_dir/{crm,campaign,service}/ and out_dir/truth.json.
+             encoding: str = "utf-8", progress: Callable[[str], None] | None = None) -> dict:
+    """Write every raw table of docs/input-contract.md under out_dir/{crm,campaign,service}/ and out_dir/truth.json.
 
     scale: 1 is about 10k leads (linear, fractional allowed); seed: same seed, same bytes;
     fmt: "csv" or "parquet"; encoding: CSV encoding ("utf-8", "utf-8-sig", "gbk", "gb18030").
     Files this generator wrote earlier in out_dir (same table names) are replaced.
     Returns the truth dict (planted and realised values, see ``truth.DEFINITIONS``).
+    progress: called with a line after each chunk of leads (large scales take minutes).
     """
     if not scale > 0:
         raise ValueError("scale must be positive")
@@ -72,6 +74,9 @@ def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str =
     n_leads = max(1, round(LEADS_PER_SCALE * scale))
     for index, lo in enumerate(range(0, n_leads, CHUNK_LEADS)):
         run_chunk(world, index, seed, lo, min(CHUNK_LEADS, n_leads - lo), counters, writer, truth)
+        if progress is not None and n_leads > CHUNK_LEADS:  # one chunk is done in seconds
+            progress(f"  {min(lo + CHUNK_LEADS, n_leads):,} of {n_leads:,} leads written, with their events, deals "
+                     "and orders")
 
     # Spend is planted last: it needs the final lead count of every campaign.
     rng = _world_rng(seed, 3)

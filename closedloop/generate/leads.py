@@ -138,7 +138,7 @@ def make_leads(rng: np.random.Generator, n: int, camps: Campaigns) -> LeadBase:
 def _sla_probability(assigned: np.ndarray, t_assign: np.ndarray, quick: np.ndarray) -> np.ndarray:
     """P(quick first response) per lead, so that E[met / (met + missed)] is exactly SLA_PLANTED.
 
-    Under the SPEC rule a lead assigned in the last SLA days of the window is counted only if
+    Under the rule of docs/metrics.md a lead assigned in the last SLA days of the window is counted only if
     already contacted, i.e. only as 'met'. Those leads keep SLA_PLANTED; the fully observed
     leads get a slightly lower probability that offsets the expected extra 'met' ones.
     """

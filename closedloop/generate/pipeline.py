@@ -3,7 +3,7 @@
 Each stage ends in one decision, advance or lose, taken after a dwell time drawn from
 the *same* distribution whatever the outcome. A deal is "open" only because the window
 ends before its decision: so advanced / (reached - open) is an unbiased estimate of the
-planted probability, exactly the SPEC conversion rate. Skips never jump over 方案交流 or
+planted probability, exactly the conversion rate of docs/metrics.md. Skips never jump over 方案交流 or
 招投标, and moves back are detours that return to the stage before its one decision.
 """
 

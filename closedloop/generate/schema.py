@@ -1,4 +1,4 @@
-"""The raw-input contract of SPEC section 3, as the generator writes it.
+"""The raw-input contract of docs/input-contract.md, as the generator writes it.
 
 Inside the generator a table is a *frame*: ``dict[column, values]`` where values are
 

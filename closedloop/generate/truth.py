@@ -1,6 +1,6 @@
 """Planted truths and their realised values, recounted from the rows actually written.
 
-Each realised value follows the SPEC section 4 definition, so the dbt marts must
+Each realised value follows the docs/metrics.md definition, so the dbt marts must
 reproduce it exactly; the planted value is the probability the simulation used.
 Counts are accumulated chunk by chunk; anything that depends on ``as_of`` (the maximum
 timestamp written, known only at the end) is kept in a form that can be finished then.
@@ -26,7 +26,7 @@ _DAY_SPAN = 800 + (END_DAY - START_DAY) + 800
 DEFINITIONS = {
     "stage_step": (
         "P(advance beyond 方案交流 | reached 方案交流 and not still open there): advanced / (reached - open), "
-        "SPEC section 4 'Stage conversion'. Cohort = month of first entry into 方案交流; department = department "
+        "docs/metrics.md#stage-conversion. Cohort = month of first entry into 方案交流; department = department "
         "of the owner on that first 方案交流 history row (else the current owner). 'rate' is the planted "
         "probability; 'realised_rate', 'reached', 'advanced', 'lost', 'open' are recounted from the written rows "
         "for the period (cohorts whose first entry date falls in it; 'all' = the whole window). 华东一部 runs at "
@@ -82,7 +82,7 @@ class TruthAccumulator:
 
     def add_stage_step(self, dept_of_user: np.ndarray, hist: tuple[np.ndarray, ...], opp_stage: np.ndarray,
                        opp_created: np.ndarray, opp_owner: np.ndarray) -> None:
-        """Count 方案交流 reached/advanced/lost/open by the SPEC rules, from history rows."""
+        """Count 方案交流 reached/advanced/lost/open by the rules of docs/metrics.md, from history rows."""
         opp, stage, at, owner, _ = hist
         n = len(opp_stage)
         s = V.ST_PROPOSAL

@@ -29,7 +29,7 @@ REASONS: tuple[str, ...] = (
 )
 RS = {name: i for i, name in enumerate(REASONS)}
 
-# --- enumerations of SPEC section 3 --------------------------------------------------------
+# --- enumerations of docs/input-contract.md --------------------------------------------------------
 ROLES: tuple[str, ...] = ("sdr", "sales", "presales", "manager", "cs", "marketing")
 LEAD_EVENT_TYPES: tuple[str, ...] = (
     "created", "cleansed", "nurturing", "contacted", "mql", "sql", "converted", "disqualified",

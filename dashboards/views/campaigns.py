@@ -34,7 +34,7 @@ FMT = {
 }
 
 by_channel = q.campaign_roi(c.window, c.scope, "channel")
-with ui.section(t("channel_table")):
+with ui.section(t("channel_table"), metrics=("campaign-roi",)):
     if by_channel.empty:
         ui.no_data(t("channel_table"))
     else:
@@ -76,7 +76,7 @@ with ui.section(t("channel_table")):
             key="channel_table",
         )
 
-with ui.section(t("campaign_table")):
+with ui.section(t("campaign_table"), metrics=("campaign-roi",)):
     camp = q.campaign_roi(c.window, c.scope, "campaign")
     if camp.empty:
         ui.no_data(t("campaign_table"))

@@ -17,7 +17,7 @@ STEPS = [("leads", "leads"), ("mql", "mql"), ("sql", "sql"), ("opportunities", "
 ui.ignores(["grade"])
 
 # ---- Funnel --------------------------------------------------------------------------------------------------
-with ui.section(t("lead_funnel"), t("lead_funnel_rule")):
+with ui.section(t("lead_funnel"), t("lead_funnel_rule"), metrics=("lead-conversion",)):
     lf = q.lead_funnel(c.window, c.scope)
     total = lf[lf.is_total]
     if total.empty or int(total.leads.iloc[0]) == 0:
@@ -106,7 +106,7 @@ with ui.section(t("lead_funnel"), t("lead_funnel_rule")):
         )
 
 # ---- Daily flow and backlog ----------------------------------------------------------------------------------
-with ui.section(t("daily_flow")):
+with ui.section(t("daily_flow"), metrics=("daily-lead-flow-and-open-backlog",)):
     bucket = "day" if c.grain == "month" else "week"
     flow = q.lead_flow(c.window, c.scope, bucket)
     if flow.empty:
@@ -171,7 +171,7 @@ with ui.section(t("daily_flow")):
 
 # ---- Response time and SLA -----------------------------------------------------------------------------------
 left, right = st.columns(2)
-with left, ui.section(t("response_time")):
+with left, ui.section(t("response_time"), metrics=("lead-response-and-sla",)):
     rd = q.response_distribution(c.window, c.scope)
     if rd.empty:
         ui.no_data(t("response_time"))
@@ -197,7 +197,7 @@ with left, ui.section(t("response_time")):
             t("response_time"),
             key="response",
         )
-with right, ui.section(t("sla_by_dept")):
+with right, ui.section(t("sla_by_dept"), metrics=("lead-response-and-sla",)):
     sla = q.sla_by_department(c.window, c.scope)
     if sla.empty:
         ui.no_data(t("sla_by_dept"))
@@ -232,7 +232,7 @@ with right, ui.section(t("sla_by_dept")):
         )
 
 # ---- Pool ----------------------------------------------------------------------------------------------------
-with ui.section(t("pool")):
+with ui.section(t("pool"), metrics=("released-and-recovered-leads",)):
     pool = q.pool_summary(c.window, c.scope)
     flow_all = q.lead_flow(c.window, c.scope, "day" if c.grain == "month" else "week")
     a, b, d = st.columns(3)

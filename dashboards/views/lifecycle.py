@@ -34,7 +34,7 @@ by_channel = q.value_by("channel", c.scope, c.window.end)
 by_channel["key_label"] = [c.channel_label(k) for k in by_channel.key] if not by_channel.empty else []
 
 left, right = st.columns(2)
-with left, ui.section(t("ltv_by_grade")):
+with left, ui.section(t("ltv_by_grade"), metrics=("lifetime-value", "active-customer-and-churn")):
     if by_grade.empty:
         ui.no_data(t("ltv_by_grade"))
     else:
@@ -59,7 +59,7 @@ with left, ui.section(t("ltv_by_grade")):
             {"avg_lifetime_value": "money", "lifetime_value": "money"},
             key="grade_table",
         )
-with right, ui.section(t("ltv_by_channel")):
+with right, ui.section(t("ltv_by_channel"), metrics=("lifetime-value",)):
     if by_channel.empty:
         ui.no_data(t("ltv_by_channel"))
     else:
@@ -78,7 +78,7 @@ with right, ui.section(t("ltv_by_channel")):
             key="channel_table",
         )
 
-with ui.section(t("journey")):
+with ui.section(t("journey"), metrics=("lifetime-value", "referral-revenue", "renewal-rate", "tenure")):
     if by_grade.empty:
         ui.no_data(t("journey"))
     else:
@@ -98,7 +98,7 @@ with ui.section(t("journey")):
         )
 
 cohort_start = periods.add_months(periods.period_start(c.window.last_day, "month"), -23)
-with ui.section(t("cohort_heatmap")):
+with ui.section(t("cohort_heatmap"), metrics=("logo-retention", "net-revenue-retention", "mrr")):
     ui.ignores(["department", "channel", "grade"], chart=True)
     coh = q.cohort_retention(cohort_start, c.window.end)
     coh = coh[coh.month < pd.Timestamp(c.window.end)] if not coh.empty else coh
@@ -140,7 +140,7 @@ with ui.section(t("cohort_heatmap")):
             key="cohorts",
         )
 
-with ui.section(t("nrr_curve")):
+with ui.section(t("nrr_curve"), metrics=("net-revenue-retention", "mrr")):
     nrr = q.nrr_by_months_since(c.window.end)
     if nrr.empty:
         ui.no_data(t("nrr_curve"))

@@ -150,7 +150,8 @@ cur_i, prev_i, yoy_i = len(windows) - 1, len(windows), len(windows) + 1
 main_i, other_i = (yoy_i, prev_i) if c.cmp_mode == "last_year" else (prev_i, yoy_i)
 main_w, other_w = (c.yoy, c.prev) if c.cmp_mode == "last_year" else (c.prev, c.yoy)
 
-with ui.section(t("what_changed", cmp=t.window(c.prev))):  # the significance mart compares with the previous period
+# the significance mart compares with the previous period
+with ui.section(t("what_changed", cmp=t.window(c.prev)), metrics=("significance",)):
     comp = q.comparison(c.grain, c.window.start)
     lines = moves(comp)
     if comp.empty:
@@ -187,7 +188,8 @@ with ui.section(t("what_changed", cmp=t.window(c.prev))):  # the significance ma
         ui.ignores(["channel", "grade"], chart=True)
 
 with ui.section(
-    t("kpis"), t("sparkline_note", n=ui.SPARK_PERIODS, grain=t(c.grain), cmp=t.window(main_w), other=t.window(other_w))
+    t("kpis"), t("sparkline_note", n=ui.SPARK_PERIODS, grain=t(c.grain), cmp=t.window(main_w), other=t.window(other_w)),
+    metrics=("overview-kpi-tiles",),
 ):
     if (
         values.new_leads.iloc[cur_i] == 0

@@ -28,7 +28,7 @@ reps = q.rep_performance(c.window, c.scope)
 if not reps.empty:
     reps["role_label"] = [t(f"role_{r}") for r in reps.role]
 
-with ui.section(t("rep_table")):
+with ui.section(t("rep_table"), metrics=("rep-performance", "win-rate", "lead-response-and-sla")):
     if reps.empty:
         ui.no_data(t("rep_table"))
     else:

@@ -14,7 +14,7 @@ t = c.tr
 ui.ignores(["channel", "grade"])
 trend_start = periods.add_months(periods.period_start(c.window.last_day, "month"), -11)
 
-with ui.section(t("holdings_by_dept")):
+with ui.section(t("holdings_by_dept"), metrics=("holdings", "holdings-per-rep", "turnover-rate", "idle-holdings")):
     dept = q.resources_by_department(c.window, c.scope)
     if dept.empty:
         ui.no_data(t("holdings_by_dept"))
@@ -54,7 +54,7 @@ with ui.section(t("holdings_by_dept")):
                 key="dept_table",
             )
 
-with ui.section(t("holdings_by_rep")):
+with ui.section(t("holdings_by_rep"), metrics=("holdings", "holdings-per-rep")):
     reps = q.resources_by_rep(c.window, c.scope)
     if reps.empty:
         ui.no_data(t("holdings_by_rep"))
@@ -98,7 +98,7 @@ with ui.section(t("holdings_by_rep")):
 
 trend = q.resources_over_time(c.scope, trend_start, c.window.end)
 left, right = st.columns(2)
-with left, ui.section(t("turnover_over_time")):
+with left, ui.section(t("turnover_over_time"), metrics=("turnover-rate", "idle-holdings")):
     if trend.empty:
         ui.no_data(t("turnover_over_time"))
     else:
@@ -116,7 +116,7 @@ with left, ui.section(t("turnover_over_time")):
             t("turnover_over_time"),
             key="turnover",
         )
-with right, ui.section(t("pool_over_time")):
+with right, ui.section(t("pool_over_time"), metrics=("released-and-recovered-leads",)):
     if trend.empty:
         ui.no_data(t("pool_over_time"))
     else:

@@ -16,7 +16,7 @@ start = periods.add_months(periods.period_start(c.window.last_day, "month"), -11
 monthly = q.service_monthly(c.scope, start, c.window.end)
 by_grade = q.service_by_grade(c.window, c.scope)
 
-with ui.section(t.window(c.window)):
+with ui.section(t.window(c.window), metrics=("service",)):
     if by_grade.empty:
         ui.no_data(t("tickets_over_time"))
     else:

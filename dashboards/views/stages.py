@@ -33,7 +33,8 @@ def flag_key(r) -> str:
 
 
 # ---- Funnel -------------------------------------------------------------------------------------------------
-with ui.section(t("funnel_by_stage"), t("funnel_rule")):
+with ui.section(t("funnel_by_stage"), t("funnel_rule"),
+                metrics=("stage-reached", "stage-conversion", "cumulative-conversion-rate")):
     f = q.funnel(c.window, c.scope)
     if c.scope.channels or c.scope.grades:
         st.caption(t("stage_filter_note"))
@@ -120,7 +121,8 @@ metric_order = (
 )
 
 event = None
-with ui.section(t("heatmap_title"), t("heatmap_note") if BENCHMARK else t("heatmap_note_own")):
+with ui.section(t("heatmap_title"), t("heatmap_note") if BENCHMARK else t("heatmap_note_own"),
+                metrics=("stage-conversion", "win-rate", "significance")):
     ui.ignores(["channel", "grade"], chart=True)
     if depts.empty:
         ui.no_data(t("heatmap_title"))
@@ -177,7 +179,7 @@ if not depts.empty:
     )
     one = depts[depts.metric_key == step]
     left, right = st.columns(2)
-    with left, ui.section(t("vs_rest")):
+    with left, ui.section(t("vs_rest"), metrics=("significance",)):
         flags = {
             k: t(k) if k in ("not_significant", "too_few") else (t("significant") + (" ↑" if k == "above" else " ↓"))
             for k in ("above", "below", "not_significant", "too_few")
@@ -205,7 +207,7 @@ if not depts.empty:
                 t("vs_rest"),
                 key="vs_rest",
             )
-    with right, ui.section(t("vs_previous")):
+    with right, ui.section(t("vs_previous"), metrics=("significance",)):
         d2 = one.dropna(subset=["rate", "previous_rate"])
         if d2.empty:
             ui.no_data(names.get(step, step))
@@ -272,7 +274,7 @@ if not depts.empty:
         )
 
 # ---- Median days in stage ------------------------------------------------------------------------------------
-with ui.section(t("median_days")):
+with ui.section(t("median_days"), metrics=("median-days-in-stage",)):
     ui.ignores(["channel", "grade"], chart=True)
     md = q.median_days_by_department(c.window, c.scope)
     if md.empty:

@@ -11,7 +11,7 @@ typed as (
 
     select
         cast(table_key as varchar) as table_key,
-        -- the report lists the tables in contract order (SPEC §3), which is the order people read them in
+        -- the report lists the tables in contract order (docs/input-contract.md), which is the order people read them in
         cast(file_row_number + 1 as integer) as table_order,
         cast(status as varchar) as status,
         coalesce(nullif(cast(files as varchar), ''), '[]') as files,
@@ -46,7 +46,7 @@ final as (
         rows_read,
         rows_loaded,
         rows_rejected,
-        -- SPEC §6: rows read = rows loaded + rows set aside, always
+        -- README, "Bad rows are set aside": rows read = rows loaded + rows set aside, always
         coalesce(rows_read = rows_loaded + rows_rejected, false) as is_balanced,
         rejected_by_rule,
         warnings_by_rule,

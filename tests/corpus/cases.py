@@ -345,7 +345,7 @@ ROWS = [
          messages=(r"NUL byte",)),
     Case("header_only_optional", "crm/leads.csv with a header and no rows",
          write("crm/leads.csv", line(["lead_id", "created_at", "channel", "status"])), counts=counts(leads=(0, 0, 0)),
-         stdout=(r"crm/leads +0 read +0 loaded +0 set aside",)),
+         stdout=(r"crm/leads +0 read +0 would load +0 set aside",)),
     Case("header_only_required", "crm/opportunities.csv with a header and no rows (a required table)",
          write(OPPS, line(OPPS_HEADER)), counts=counts(opportunities=(0, 0, 0))),
     Case("header_only_parent", "crm/users.csv header only: every opportunity's owner is now unknown",

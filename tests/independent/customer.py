@@ -1,4 +1,4 @@
-"""Lifecycle value per account from the raw orders (SPEC §4 "Lifetime value"), with the open choices taken as
+"""Lifecycle value per account from the raw orders (docs/metrics.md#lifetime-value), with the open choices taken as
 documented in `metric_lifetime_value`, `metric_referral_revenue` and `metric_renewal_rate`:
 - the accounts: the accounts export plus any account an order, opportunity or ticket names (dim_account);
 - lifetime value = sum of the account's orders dated on or before the as-of day, any order type;

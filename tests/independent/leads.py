@@ -1,4 +1,4 @@
-"""Lead flow from the raw exports: conversion, MQL/SQL, response SLA, releases (SPEC §4 "Lead conversion",
+"""Lead flow from the raw exports: conversion, MQL/SQL, response SLA, releases (docs/metrics.md#lead-conversion,
 "Lead response", "Recovered lead"), with the open choices taken as documented in `metric_lead_conversion`,
 `metric_lead_response` and `metric_recovered_lead`:
 - converted when any source says so (converted_at, converted_opportunity_id, status, a `converted` event, an

@@ -1,4 +1,4 @@
-"""Campaign month figures from the raw exports under the default attribution (SPEC §4 "Campaign ROI",
+"""Campaign month figures from the raw exports under the default attribution (docs/metrics.md#campaign-roi,
 `metric_campaign_roi`): spend in the month of spend_date; leads, MQL, SQL, opportunities, won deals and won
 revenue in the month the lead was created; touches in the month they happened; an opportunity belongs to its source
 lead (source_lead_id, else the lead whose converted_opportunity_id points at it). Cost per lead, cost per

@@ -1,6 +1,6 @@
-"""Opportunity funnel from the raw CRM exports: stages reached, stage conversion, win rate (SPEC §4).
+"""Opportunity funnel from the raw CRM exports: stages reached, stage conversion, win rate (docs/metrics.md).
 
-Read as an analyst reads the SPEC, with the choices it leaves open taken as documented in the marts' docs
+Read as an analyst reads docs/metrics.md, with the choices it leaves open taken as documented in the marts' docs
 (models/docs, `metric_stage_reached`, `metric_closed_at`, `metric_win_rate`):
 - The funnel is the open stages of the `stages` seed in stage order; a history row names a stage by its seed name
   (or its English label, any case); rows naming no known stage say nothing about the funnel.

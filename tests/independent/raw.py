@@ -1,4 +1,4 @@
-"""Reading a raw export folder the way SPEC §3 describes it, with pandas only.
+"""Reading a raw export folder the way docs/input-contract.md describes it, with pandas only.
 
 A table is every file `<name>.csv`, `<name>_<anything>.csv` (or .parquet) in its family folder, read together.
 CSV may be UTF-8, UTF-8 with BOM or GBK/GB18030. Values are trimmed, empty means missing. Timestamps are ISO
@@ -20,7 +20,7 @@ import pandas as pd
 BUSINESS_TZ = "Asia/Shanghai"
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
-# The contract's tables per family (SPEC §3), needed to tell `campaigns_*.csv` from a longer sibling name.
+# The contract's tables per family (docs/input-contract.md), to tell `campaigns_*.csv` from a longer sibling.
 TABLES = {
     "crm": ["departments", "users", "accounts", "contacts", "leads", "lead_events", "ownership_events",
             "opportunities", "opportunity_stage_history", "activities"],
@@ -143,7 +143,7 @@ class Raw:
                 frame[c] = pd.Series(pd.NA, index=frame.index, dtype="string")
         return frame[columns]
 
-    # ---- seeds (the configuration the SPEC says lives there, read as a user would edit them) ----
+    # ---- seeds (the configuration the input contract says lives there, read as a user would edit them) ----
     @cached_property
     def stages(self) -> pd.DataFrame:
         s = pd.read_csv(SEEDS / "stages.csv", dtype=str, keep_default_na=False)

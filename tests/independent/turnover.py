@@ -1,5 +1,5 @@
-"""Customer resources (客户资源) per rep and month, replayed from the public-pool log (SPEC §4 "Holdings"),
-with the choices the SPEC leaves open taken as documented in `metric_holdings_turnover`:
+"""Customer resources (客户资源) per rep and month, replayed from the public-pool log (docs/metrics.md#holdings),
+with the choices the definitions leave open taken as documented in `metric_holdings_turnover`:
 - `assigned`, `claimed`, `transferred` (with a user) start a holding for that user and end the holder's;
   `released` ends it. Same-instant events apply in the order released, assigned, claimed, transferred.
 - A lead also leaves its holder when it closes: at conversion (`converted`) or at its final disqualification;

@@ -96,7 +96,7 @@ entry_summary as (
 
 -- The closing entry is the stage entry that matches the outcome (won → a won stage, lost → a lost stage).
 -- Its latest entry closes the deal; its first entry is when it "entered" the closed stage, which is the
--- entry time inferred stages take when the deal skipped straight to the end (SPEC §4 Stage reached).
+-- entry time inferred stages take when the deal skipped straight to the end (docs/metrics.md#stage-reached).
 closing_entries as (
 
     select
@@ -203,7 +203,7 @@ final as (
         end as closed_at_source,
         open_stages_entered,
         furthest_entered_order,
-        -- SPEC §4: a won deal reached every open stage; otherwise the furthest open stage it entered, or the
+        -- docs/metrics.md: a won deal reached every open stage; otherwise the furthest open stage it entered, or the
         -- first stage when it entered none (it was created in the funnel, then closed or never moved).
         case
             when status = 'won' then last_open_order

@@ -1,5 +1,5 @@
 -- Every stage (open or closed) an opportunity actually entered, once per stage: first and last entry.
--- Re-entering a stage after moving back counts once, at its first entry (SPEC §4 Stage reached); the last
+-- Re-entering a stage after moving back counts once, at its first entry (docs/metrics.md#stage-reached); the last
 -- entry is kept because a closing stage's time is its latest entry (a deal lost, reopened and won closes late).
 -- Incremental (config in the model YAML): the change sets it reads its affected keys from.
 -- depends_on: {{ ref('int_incremental__changed_opportunities') }}
@@ -51,7 +51,7 @@ opportunities_with_history as (
 
 ),
 
--- SPEC §4: an opportunity with no history rows is in its current stage since created_at.
+-- docs/metrics.md: an opportunity with no history rows is in its current stage since created_at.
 created_rows as (
 
     select
@@ -77,7 +77,7 @@ entry_rows as (
 
 ),
 
--- Owner at entry is the history row's owner, else the opportunity's current owner (SPEC §4 Stage conversion).
+-- Owner at entry is the history row's owner, else the opportunity's current owner (docs/metrics.md#stage-conversion).
 -- Only rows of opportunities that exist are kept: history of an unknown opportunity has nothing to attach to.
 owned_rows as (
 

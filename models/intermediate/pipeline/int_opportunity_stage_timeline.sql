@@ -1,5 +1,5 @@
--- Each opportunity's path through the funnel in time order: one row per open stage reached (SPEC §4 Stage
--- reached: skipped stages filled in) plus, for a closed deal, its close as a pseudo-entry ordered after every
+-- Each opportunity's path through the funnel in time order: one row per open stage reached
+-- (docs/metrics.md#stage-reached: skipped stages filled in) plus, for a closed deal, its close as a pseudo-entry ordered after every
 -- stage. Kept as its own table because the exits (int_opportunity_stages_reached) read it several times.
 -- Incremental (config in the model YAML): the change sets it reads its affected keys from.
 -- depends_on: {{ ref('int_incremental__changed_opportunities') }}
@@ -55,7 +55,7 @@ reached as (
 ),
 
 -- A skipped stage takes the entry time and owner of the next stage (in stage order) the deal actually
--- entered; past the last one, those of the closed stage it went to (SPEC §4).
+-- entered; past the last one, those of the closed stage it went to (docs/metrics.md).
 filled as (
 
     select

@@ -1,4 +1,4 @@
--- One row per opportunity and open stage it reached (SPEC §4 Stage reached), with entry, exit and outcome.
+-- One row per opportunity and open stage it reached (docs/metrics.md#stage-reached), with entry, exit and outcome.
 -- The exit of a stage is the first later moment the deal entered a later stage, or closed.
 -- Incremental (config in the model YAML): the change sets it reads its affected keys from.
 -- depends_on: {{ ref('int_incremental__changed_opportunities') }}

@@ -94,7 +94,7 @@ opportunities_created as (
 
 ),
 
--- results and win rate by the month a deal closed (SPEC: win rate among opportunities closed in the period)
+-- results and win rate by the month a deal closed (docs/metrics.md#win-rate: win rate among opportunities closed in the period)
 opportunities_closed as (
 
     select

@@ -1,4 +1,4 @@
--- Month × campaign return on spend under the default attribution (SPEC §4 Campaign ROI): a lead
+-- Month × campaign return on spend under the default attribution (docs/metrics.md#campaign-roi): a lead
 -- belongs to its own campaign (leads.campaign_id), an opportunity to the lead it came from.
 -- Months: spend counts in the month of spend_date and touches in the month they happened; leads and
 -- everything that follows from them (mql, sql, opportunities, won deals and revenue) count in the

@@ -1,5 +1,5 @@
 -- One row per lead: where it came from, who owns it, how fast it was answered, how far it got.
--- SLA rule (SPEC §4 Lead response): from the first assignment to the first response; met within
+-- SLA rule (docs/metrics.md#lead-response-and-sla): from the first assignment to the first response; met within
 -- lead_sla_days, missed when answered later or not answered once the window has passed (as of
 -- int_as_of), pending before. A lead never assigned has no SLA clock: sla_status is null.
 -- Incremental (config in the model YAML): the change sets it reads its affected keys from.

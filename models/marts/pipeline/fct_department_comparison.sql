@@ -32,7 +32,7 @@ stage_cases as (
 
 ),
 
--- SPEC §4 Win rate = won / (won + lost) among opportunities closed in the period; department = the
+-- docs/metrics.md#win-rate = won / (won + lost) among opportunities closed in the period; department = the
 -- current owner's. An owner without a department counts in the company only.
 win_cases as (
 

@@ -87,7 +87,7 @@ final as (
         coalesce(lead_links.lead_id, opportunities.source_lead_id) as source_lead_id,
         leads.channel,
         leads.campaign_id,
-        -- Win rate denominator (SPEC §4: won / (won + lost) among deals closed in the period).
+        -- Win rate denominator (docs/metrics.md#win-rate: won / (won + lost) among deals closed in the period).
         outcomes.is_closed as is_win_rate_calc,
         outcomes.status,
         opportunities.opportunity_name,

@@ -1,5 +1,5 @@
 -- Public fact of the funnel: one row per opportunity and open stage reached (logic in
--- int_opportunity_stages_reached, where SPEC §4 "Stage reached" is implemented).
+-- int_opportunity_stages_reached, where docs/metrics.md#stage-reached is implemented).
 -- Incremental (config in the model YAML): the change sets it reads its affected keys from.
 -- depends_on: {{ ref('int_incremental__changed_opportunities') }}
 with stages_reached as (

@@ -1,5 +1,5 @@
 -- Stage conversion by cohort month (month of first entry into the stage) × department at entry × stage,
--- plus all-departments rows (department_id null). SPEC §4 "Stage conversion S→next".
+-- plus all-departments rows (department_id null). docs/metrics.md#stage-conversion.
 with open_stages as (
 
     select stage_name, stage_order
@@ -103,7 +103,7 @@ rates as (
 
 -- cumulative_rate = product of the step rates from the first stage through this one, within the row's
 -- cohort month × department: the chance to get from the first stage to beyond this one, with open deals
--- left out of every step as the SPEC asks. Null once any step so far has no decided deals.
+-- left out of every step as docs/metrics.md says. Null once any step so far has no decided deals.
 chained as (
 
     select
