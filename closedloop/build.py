@@ -6,6 +6,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -93,11 +94,15 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
               "--log-path", str(warehouse.parent / "logs")]
     if target_path is not None:
         common += ["--target-path", str(target_path)]
+    # dbt logs to a file beside the warehouse: on a full disk each log line would print a "Logging error" traceback;
+    # the build's own failure says what happened instead.
+    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     with _dbt_environment(landing_dir, warehouse):
         try:
             return dbtRunner(callbacks=callbacks).invoke([*args, *common])
         finally:
             _release_duckdb()
+            logging.raiseExceptions = raise_exceptions
 
 
 def _release_duckdb() -> None:
@@ -126,6 +131,11 @@ def _failure_paragraph(result) -> str:
     if result.exception is not None:
         return f"dbt could not run: {str(result.exception).strip()}"
     return "dbt build failed without a message; run `dbt build --profiles-dir .` for details."
+
+
+def _all_messages(result) -> str:
+    texts = [r.message or "" for r in getattr(result.result, "results", None) or []]
+    return "\n".join([*texts, str(result.exception or "")])
 
 
 def _stale_lock(warehouse: Path, holder: dict, out: TextIO) -> None:
@@ -320,7 +330,12 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
     if not result.success:
         hint = " (An incremental build: `closedloop build --full-refresh` rebuilds everything.)" \
             if run.mode == "incremental" else ""
-        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.{hint}")
+        # The paragraph shows each node's first line; a full disk is in the lines below it (DuckDB's "Could not write
+        # file …: No space left on device"), so it is looked for in the whole text.
+        detail = _all_messages(result)
+        full = OSError(errno.ENOSPC, detail) if any(w in detail.lower() for w in _DISK_FULL_WORDS) else None
+        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.{hint}") \
+            from full
     nodes = len(getattr(result.result, "results", []) or [])
     print(f"dbt build passed ({nodes} nodes); checking source freshness", file=out, flush=True)
     incremental_models: list[str] = []
