@@ -156,6 +156,13 @@ def warehouse_file(text: str) -> Path:
     return path
 
 
+def build_warehouse(text: str) -> Path:
+    """The warehouse a build publishes: `warehouse_file`, in a folder this user can write (or create)."""
+    path = warehouse_file(text)
+    _writable_parent(path.parent)
+    return path
+
+
 def _writable_parent(path: Path) -> None:
     parent = path
     while not parent.exists():
@@ -194,8 +201,8 @@ CHECKS = {
     "generate": {"scale": positive_scale, "seed": seed, "out": output_folder},
     "validate": {"raw": existing_folder, "mapping": mapping, "rejected": rejected_file},
     "land": {"raw": existing_folder, "landing": output_folder, "mapping": mapping},
-    "build": {"raw": existing_folder, "warehouse": warehouse_file, "mapping": mapping, "keep": keep},
-    "rollback": {"warehouse": warehouse_file, "to": build_id},
+    "build": {"raw": existing_folder, "warehouse": build_warehouse, "mapping": mapping, "keep": keep},
+    "rollback": {"warehouse": build_warehouse, "to": build_id},
     "status": {"warehouse": warehouse_file},
     "summary": {"warehouse": warehouse_file},
     "serve": {"warehouse": warehouse_file, "port": port, "address": address},

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from closedloop import arguments
-from closedloop.paths import ConfigError, resolve
+from closedloop.paths import ConfigError
 
 DESCRIPTION = """\
 closedloop turns CRM, campaign and service exports into a DuckDB star-schema warehouse (built by dbt)
@@ -33,7 +33,9 @@ def _from_flag_or_env(value: Path | None, env: str, what: str, check) -> Path:
     """The flag (already checked by argparse) or the environment variable, put through the same check."""
     if value is not None:
         return value
-    text = str(resolve(None, env, what)) if not os.environ.get(env) else os.environ[env]
+    text = os.environ.get(env)
+    if not text:
+        raise ConfigError(f"no {what} given: pass it as a flag or set {env}.")
     try:
         return check(text)
     except argparse.ArgumentTypeError as exc:
@@ -45,8 +47,8 @@ def _raw(args: argparse.Namespace) -> Path:
 
 
 def _warehouse(args: argparse.Namespace) -> Path:
-    return _from_flag_or_env(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)",
-                             arguments.warehouse_file)
+    check = arguments.CHECKS.get(args.command, {}).get("warehouse", arguments.warehouse_file)
+    return _from_flag_or_env(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)", check)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

@@ -53,6 +53,8 @@ BAD = [
     ("land-into-file", "land --raw {folder} --landing {file}", "not a folder"),
     ("build-raw-loop", "build --raw {loop} --warehouse {root}/w.duckdb", "symbolic link loop"),
     ("warehouse-dir", "build --raw {folder} --warehouse {folder}", "is a folder"),
+    ("warehouse-under-a-file", "build --raw {folder} --warehouse {file}/w.duckdb", "Not a directory"),
+    ("rollback-under-a-file", "rollback --warehouse {file}/w.duckdb", "Not a directory"),
     ("warehouse-loop", "status --warehouse {loop}", "symbolic link loop"),
     ("warehouse-dir-status", "status --warehouse {folder}", "is a folder"),
     ("warehouse-dir-summary", "summary --warehouse {folder}", "is a folder"),
