@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(os_error_sentence(exc))
     except Exception as exc:
+        if "no space left on device" in str(exc).lower():  # DuckDB and pyarrow say it in words, not an errno
+            return fail(f"no space left on the disk ({' '.join(str(exc).split())[:300]}).")
         # A bug: one sentence here, the traceback in a log (or raised, for tests and developers).
         if os.environ.get("CLOSEDLOOP_DEBUG"):
             raise

@@ -190,3 +190,17 @@ def test_checks_run_fast() -> None:
     parser = cli.parser()
     parser.parse_args(["serve", "--port", "8600"])
     assert time.monotonic() - started < 5
+
+
+def test_a_full_disk_said_in_words_is_one_sentence(monkeypatch, capsys, places) -> None:
+    import duckdb
+
+    monkeypatch.delenv("CLOSEDLOOP_DEBUG", raising=False)
+
+    def full(args):
+        raise duckdb.IOException('IO Error: Could not write file "/srv/t/x.tmp": No space left on device')
+
+    monkeypatch.setattr(cli, "_cmd_validate", full)
+    assert cli.main(["validate", "--raw", places["folder"]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("closedloop validate: no space left on the disk (") and err.count("\n") == 1, err
