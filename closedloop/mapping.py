@@ -161,10 +161,12 @@ class _Parser:
             raise self.fail(where, f"expected a mapping with keys {', '.join(allowed)}, found {_kind(value)}")
         unknown = [k for k in value if k not in allowed]
         if unknown:
-            if where == "top level" and "tables" not in value:
-                raise self.fail(where, "not a closedloop mapping (no `tables:`; see docs/mappings.md)")
-            shown = f"`{unknown[0]}`" if re.fullmatch(r"[\w.\-/ ]{1,60}", str(unknown[0])) else "a key"
-            raise self.fail(where, f"unknown key {shown} (allowed: {', '.join(allowed)})")
+            # A key is shown only when it looks like one: a file given by mistake (say /etc/shadow) is not echoed.
+            if not re.fullmatch(r"[\w.\-/ ]{1,60}", str(unknown[0])):
+                if where == "top level" and "tables" not in value:
+                    raise self.fail(where, "not a closedloop mapping (no `tables:`; see docs/mappings.md)")
+                raise self.fail(where, f"an unknown key (allowed: {', '.join(allowed)})")
+            raise self.fail(where, f"unknown key `{unknown[0]}` (allowed: {', '.join(allowed)})")
         missing = [k for k in required if k not in value]
         if missing:
             raise self.fail(where, f"`{missing[0]}` is required")
@@ -423,7 +425,7 @@ def parse_mapping(text: str, path: Path | str = "<mapping>") -> Mapping:
         # The problem and its line, not PyYAML's excerpt of the file (which would echo any file given by mistake).
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise MappingError(f"{origin}: not valid YAML{where} ({getattr(exc, 'problem', None) or 'unreadable'})") \
+        raise MappingError(f"{origin}: invalid YAML{where} ({getattr(exc, 'problem', None) or 'unreadable'})") \
             from None
     parser = _Parser(origin)
     name, description, tables = parser.mapping(doc)

@@ -27,9 +27,11 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (root / "folder").mkdir()
     (root / "bad.yml").write_text("tables: [unclosed\n")
     (root / "not-a-mapping.yml").write_text("secret: hunter2\npassword: swordfish\n")
+    (root / "shadow.yml").write_text("root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n")
     return {"root": str(root), "loop": str(loop), "loop2": str(root / "a"), "file": str(root / "file.txt"),
             "folder": str(root / "folder"), "bad_yaml": str(root / "bad.yml"),
-            "not_mapping": str(root / "not-a-mapping.yml"), "missing": str(root / "missing")}
+            "not_mapping": str(root / "not-a-mapping.yml"), "shadow": str(root / "shadow.yml"),
+            "missing": str(root / "missing")}
 
 
 # (id, argv with {placeholders}, a fragment the one-line message must hold)
@@ -63,9 +65,10 @@ BAD = [
     ("keep-zero", "build --raw {folder} --warehouse {root}/w.duckdb --keep 0", "from 1"),
     ("keep-text", "build --raw {folder} --warehouse {root}/w.duckdb --keep many", "whole number"),
     ("mapping-passwd", "validate --raw {folder} --mapping /etc/passwd", "mapping"),
-    ("mapping-bad-yaml", "build --raw {folder} --warehouse {root}/w.duckdb --mapping {bad_yaml}", "not valid YAML"),
+    ("mapping-bad-yaml", "build --raw {folder} --warehouse {root}/w.duckdb --mapping {bad_yaml}", "invalid YAML"),
     ("mapping-not-mapping", "land --raw {folder} --landing {root}/l --mapping {not_mapping}",
-     "not a closedloop mapping"),
+     "unknown key `secret`"),
+    ("mapping-shadow-like", "validate --raw {folder} --mapping {shadow}", "not a closedloop mapping"),
     ("mapping-unknown", "validate --raw {folder} --mapping nosuchpreset", "unknown mapping"),
     ("mapping-missing-file", "validate --raw {folder} --mapping {missing}.yml", "does not exist"),
     ("port-neg", "serve --warehouse {root}/w.duckdb --port -1", "not a port number"),
@@ -96,7 +99,8 @@ def test_a_bad_argument_is_one_line_before_any_work(argv: str, expected: str, pl
     assert err.endswith("\n") and err.count("\n") == 1, err
     assert expected in err, err
     assert "Traceback" not in out + err
-    assert "hunter2" not in err and "root:x:0" not in err  # a wrong file is never echoed
+    assert not {"hunter2", "swordfish", "root:x:0", "20228"} & set(err.replace("`", " ").split()) and \
+        "root:x:0" not in err and "20228" not in err  # a wrong file's content is never echoed
     assert sorted(os.listdir(places["root"])) == before  # nothing was written: checked before work
 
 
