@@ -51,6 +51,7 @@ from independent.compare import mismatches, report  # noqa: E402
 from independent.raw import Raw  # noqa: E402
 
 from closedloop.contract import project_vars  # noqa: E402
+from closedloop.sql import ident  # noqa: E402
 
 MARTS = ["stage_conversion", "lead_flow_daily", "campaign_roi", "resource_turnover", "customer_value"]
 TOL = 1e-9
@@ -139,7 +140,7 @@ def check(results: dict[str, object], warehouse: Path) -> list[str]:
     con = duckdb.connect(str(warehouse), read_only=True)
 
     def mart(name: str) -> pd.DataFrame:
-        return con.execute(f'select * from marts."{name}"').df()
+        return con.execute(f"select * from marts.{ident(name)}").df()
 
     failures: list[str] = []
 

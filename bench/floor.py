@@ -31,17 +31,19 @@ def read_all(raw: Path) -> dict[str, int]:
     """Rows per table, reading every file once with every column touched."""
     import duckdb
 
+    from closedloop.sql import ident, literal_list
+
     con = duckdb.connect()
     rows = {}
     try:
         for key, files in table_files(raw).items():
-            names = [str(f) for f in files]
+            names = literal_list(files)  # a Python repr is not a SQL literal (a quote in a path)
             if files[0].suffix == ".parquet":
-                source = f"read_parquet({names!r}, union_by_name = true)"
+                source = f"read_parquet({names}, union_by_name = true)"
             else:
-                source = f"read_csv({names!r}, all_varchar = true, union_by_name = true, header = true)"
+                source = f"read_csv({names}, all_varchar = true, union_by_name = true, header = true)"
             columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
-            touched = " + ".join(f'coalesce(length("{c}"), 0)' for c in columns)
+            touched = " + ".join(f"coalesce(length({ident(c)}), 0)" for c in columns)
             rows[key], _ = con.execute(f"select count(*), sum({touched}) from {source}").fetchone()
     finally:
         con.close()

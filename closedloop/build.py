@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -148,6 +151,9 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
               "--log-path", str(warehouse.parent / "logs")]
     if target_path is not None:
         common += ["--target-path", str(target_path)]
+    # dbt logs to a file beside the warehouse: on a full disk each log line would print a "Logging error" traceback;
+    # the build's own failure says what happened instead.
+    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     with _dbt_environment(landing_dir, warehouse):
         try:
             return dbtRunner(callbacks=callbacks).invoke([*args, *common])
@@ -155,6 +161,7 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
             if printer is not None:
                 printer.finish()
             _release_duckdb()
+            logging.raiseExceptions = raise_exceptions
 
 
 def _release_duckdb() -> None:
@@ -183,6 +190,11 @@ def _failure_paragraph(result) -> str:
     if result.exception is not None:
         return f"dbt could not run: {str(result.exception).strip()}"
     return "dbt build failed without a message; run `dbt build --profiles-dir .` for details."
+
+
+def _all_messages(result) -> str:
+    texts = [r.message or "" for r in getattr(result.result, "results", None) or []]
+    return "\n".join([*texts, str(result.exception or "")])
 
 
 def _stale_lock(warehouse: Path, holder: dict, out: TextIO) -> None:
@@ -290,19 +302,64 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
         run = runs.Run(run_id=landing_dir.name, started_at=runs.now(), raw_dir=str(raw_dir), mapping=mapping,
                        project_fingerprint=project_fingerprint(vars_))
         try:
+            if not full_refresh and warehouse.exists():
+                publish.verify(warehouse)  # before any work: an incremental build would start from a damaged file
             done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
                                                  mapping, publish.KEEP if keep is None else keep, reference)
         except BaseException as exc:
-            shutil.rmtree(landing_dir, ignore_errors=True)
+            if publish.served_build(warehouse) == run.run_id:
+                raise  # published already (the failure came after the switch): what it serves stays
+            _clean_failed(warehouse, landing_dir, run.run_id)
+            reason = _disk_full(exc, warehouse)
             run.status, run.ended_at = "failed", runs.now()
-            run.message = str(exc) or type(exc).__name__
-            runs.append(warehouse, run)
+            run.message = reason or str(exc) or type(exc).__name__
+            with contextlib.suppress(OSError):  # a full disk may refuse the record too; the build still failed
+                runs.append(warehouse, run)
+            if reason:
+                raise BuildError(reason) from exc
             raise
-        runs.append(warehouse, run)
     done.seconds = time.monotonic() - started
     if fail_on_stale and (problem := _stale_failure(warehouse, freshness)):
         raise BuildError(problem)
     return done
+
+
+def _clean_failed(warehouse: Path, landing_dir: Path, build_id: str) -> None:
+    """Remove what a failed build wrote (its landing, its working file and DuckDB's spill, its kept link): none of
+    it is served, and left behind it would fill the disk the next build needs."""
+    from closedloop import publish
+
+    shutil.rmtree(landing_dir, ignore_errors=True)
+    shutil.rmtree(working_file_for(warehouse).parent, ignore_errors=True)
+    publish.discard(warehouse, build_id)
+
+
+_DISK_FULL_WORDS = ("no space left on device", "disk is full", "not enough space on the disk", "disk quota exceeded")
+
+
+def _disk_full(exc: BaseException, warehouse: Path) -> str | None:
+    """"no space left on <path>" when `exc` (or what caused it) is a full disk, else None. DuckDB and dbt report
+    it as text, Python and pyarrow as an OSError."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or any(
+            w in str(exc).lower() for w in _DISK_FULL_WORDS)
+        if full:
+            where = getattr(exc, "filename", None) or warehouse.parent
+            return (f"no space left on {_mount_point(Path(where))} (writing {where}); the build was discarded and "
+                    f"the served warehouse {warehouse} is unchanged. Free some space and build again.")
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _mount_point(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    while not os.path.ismount(path) and path.parent != path:
+        path = path.parent
+    return path
 
 
 def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, out: TextIO, full_refresh: bool,
@@ -335,7 +392,12 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
     if not result.success:
         hint = " (An incremental build: `closedloop build --full-refresh` rebuilds everything.)" \
             if run.mode == "incremental" else ""
-        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.{hint}")
+        # The paragraph shows each node's first line; a full disk is in the lines below it (DuckDB's "Could not write
+        # file …: No space left on device"), so it is looked for in the whole text.
+        detail = _all_messages(result)
+        full = OSError(errno.ENOSPC, detail) if any(w in detail.lower() for w in _DISK_FULL_WORDS) else None
+        raise BuildError(f"{_failure_paragraph(result)} The served warehouse {warehouse} was left unchanged.{hint}") \
+            from full
     nodes = len(getattr(result.result, "results", []) or [])
     print(f"dbt build passed ({nodes} nodes); checking source freshness", file=out, flush=True)
     incremental_models: list[str] = []
@@ -347,8 +409,13 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
     freshness = check_freshness(landing_dir, working, reports, vars_, out, reference)
     run.data_as_of = runs.data_as_of(working)
     run.status, run.ended_at = "published", runs.now()
+    # All or nothing, and last (closedloop.publish): the file complete and synced, its checksum and kept link, the
+    # run history, and only then the switch; pruning old builds only once it is served.
     runs.write_table(working, [*runs.history(warehouse), run])
-    publish.publish(working, warehouse, landing_dir.name, keep)
+    run.checksum = publish.prepare(working, warehouse, landing_dir.name)
+    runs.append(warehouse, run)
+    publish.switch(working, warehouse, landing_dir.name)
+    publish.prune(warehouse, keep)
     done = BuildResult(warehouse=warehouse, seconds=0.0, nodes=nodes, tables=reports,
                        freshness=freshness_counts(freshness), mode=run.mode, mode_reason=reason,
                        incremental_models=incremental_models)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
-from closedloop.paths import ConfigError, resolve
+from closedloop import arguments
+from closedloop.paths import ConfigError
 
 DESCRIPTION = """\
 closedloop turns CRM, campaign and service exports into a DuckDB star-schema warehouse (built by dbt)
@@ -23,6 +28,28 @@ Typical use:
 CLOSEDLOOP_RAW and CLOSEDLOOP_WAREHOUSE stand in for --raw and --warehouse. `closedloop COMMAND --help` explains
 each command. What the raw exports must hold: docs/input-contract.md; what every metric means: docs/metrics.md.
 """
+
+
+def _from_flag_or_env(value: Path | None, env: str, what: str, check) -> Path:
+    """The flag (already checked by argparse) or the environment variable, put through the same check."""
+    if value is not None:
+        return value
+    text = os.environ.get(env)
+    if not text:
+        raise ConfigError(f"no {what} given: pass it as a flag or set {env}.")
+    try:
+        return check(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"{env}: {exc}.") from None
+
+
+def _raw(args: argparse.Namespace) -> Path:
+    return _from_flag_or_env(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)", arguments.existing_folder)
+
+
+def _warehouse(args: argparse.Namespace) -> Path:
+    check = arguments.CHECKS.get(args.command, {}).get("warehouse", arguments.warehouse_file)
+    return _from_flag_or_env(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)", check)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -48,7 +75,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_land(args: argparse.Namespace) -> int:
     from closedloop.landing import land
 
-    raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
+    raw = _raw(args)
     land(raw, Path(args.landing), mapping=args.mapping, out=sys.stdout)
     return 0
 
@@ -59,7 +86,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from closedloop.landing import land
     from closedloop.rejected import write_rejected
 
-    raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
+    raw = _raw(args)
     through = f" through mapping `{args.mapping}`" if args.mapping else ""
     print(f"Validating {raw}{through} (nothing is loaded)", flush=True)
     with tempfile.TemporaryDirectory(prefix="closedloop-validate-") as tmp:
@@ -76,8 +103,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from closedloop.build import build
 
-    raw = resolve(args.raw, "CLOSEDLOOP_RAW", "raw folder (--raw)")
-    warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
+    raw = _raw(args)
+    warehouse = _warehouse(args)
     result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep,
                    full_refresh=args.full_refresh, freshness_as_of=args.freshness_as_of)
     set_aside = sum(r.rows_rejected for r in result.tables)
@@ -91,7 +118,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     from closedloop.lock import build_lock
     from closedloop.publish import rollback
 
-    warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
+    warehouse = _warehouse(args)
     with build_lock(warehouse):
         was, now = rollback(warehouse, args.to)
         runs.append(warehouse, runs.Run(run_id=now, started_at=runs.now(), ended_at=runs.now(),
@@ -103,34 +130,41 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from closedloop.status import print_status
 
-    print_status(resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)"))
+    print_status(_warehouse(args))
     return 0
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from closedloop.summary import print_summary
 
-    print_summary(resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)"))
+    print_summary(_warehouse(args))
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from closedloop.serve import serve
 
-    return serve(resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)"), port=args.port,
+    return serve(_warehouse(args), port=args.port,
                  address=args.address)
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
     from closedloop.build import generate_docs
 
-    warehouse = resolve(args.warehouse, "CLOSEDLOOP_WAREHOUSE", "warehouse file (--warehouse)")
+    warehouse = _warehouse(args)
     print(f"Wrote {generate_docs(warehouse)}")
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one line on stderr (exit 2), naming the command, the argument and the problem."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`).\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="closedloop", description=DESCRIPTION,
+    p = _Parser(prog="closedloop", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -235,6 +269,7 @@ def parser() -> argparse.ArgumentParser:
                                    "browser; it needs no server and no network.")
     d.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     d.set_defaults(func=_cmd_docs)
+    arguments.check_all(sub)
     return p
 
 
@@ -245,19 +280,56 @@ def main(argv: list[str] | None = None) -> int:
     from closedloop.lock import BuildLocked
     from closedloop.sources import SourceError
 
+    def fail(message: str, code: int = 1) -> int:
+        print(f"closedloop {args.command}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+        return code
+
     try:
         return args.func(args)
     except BuildLocked as exc:
         # EX_TEMPFAIL: not a failure of this build, try again at the next slot.
-        print(f"closedloop {args.command}: {exc}", file=sys.stderr)
-        return 75
+        return fail(str(exc), 75)
     except (ConfigError, LandingError, BuildError, SourceError) as exc:
-        print(f"closedloop {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     except KeyboardInterrupt:
-        print(f"closedloop {args.command}: interrupted.", file=sys.stderr)
-        return 130
+        return fail("interrupted.", 130)
+    except BrokenPipeError:
+        # The reader went away (`closedloop status | head`): nothing left to say, and nobody to say it to.
+        sys.stderr.close()
+        return 141
+    except OSError as exc:
+        # The machine said no (a full disk, a permission, a vanished file): its words and the path are the sentence.
+        if os.environ.get("CLOSEDLOOP_DEBUG"):
+            raise
+        return fail(os_error_sentence(exc))
+    except Exception as exc:
+        if "no space left on device" in str(exc).lower():  # DuckDB and pyarrow say it in words, not an errno
+            return fail(f"no space left on the disk ({' '.join(str(exc).split())[:300]}).")
+        # A bug: one sentence here, the traceback in a log (or raised, for tests and developers).
+        if os.environ.get("CLOSEDLOOP_DEBUG"):
+            raise
+        return fail(_unexpected(exc))
 
+
+def os_error_sentence(exc: OSError) -> str:
+    where = exc.filename or ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on {where or 'the disk'}; free some space and run the command again."
+    reason = exc.strerror or str(exc)
+    return f"{where}: {reason}." if where else f"{reason}."
+
+
+def _unexpected(exc: Exception) -> str:
+    log = Path(tempfile.gettempdir()) / "closedloop-error.log"
+    try:
+        with log.open("a", encoding="utf-8") as f:
+            f.write("".join(traceback.format_exception(exc)) + "\n")
+        where = f"details in {log}"
+    except OSError:
+        where = "no log could be written"
+    first = " ".join(str(exc).split())[:200]
+    return (f"unexpected error ({type(exc).__name__}{': ' + first if first else ''}); {where}; "
+            "CLOSEDLOOP_DEBUG=1 shows the traceback. Please report it.")
 
 if __name__ == "__main__":
     sys.exit(main())

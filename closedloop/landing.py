@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from closedloop import contract
 from closedloop.readers import FILE, ROW, ReadError, Rejection
 from closedloop.sources import SourceError, TableInput, default_inputs
+from closedloop.sql import ident, literal, literal_list
 
 MANIFEST = "_manifest.json"
 REJECTED = "_rejected.parquet"
@@ -75,12 +76,9 @@ class TableReport:
         return text
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+# Every value and name put into SQL goes through closedloop.sql (paths come from users: `it's; drop …`).
+_quote = ident
+_sql_list = literal_list
 
 
 # Rows per chunk of the row rules (GX costs ~0.15 s a run plus ~0.5 µs a row and expectation: larger chunks
@@ -241,7 +239,7 @@ class _TableLander:
         cols = [f"cast(null as {c.data_type}) as {_quote(c.name)}" for c in self.table.columns]
         cols += [f"cast(null as varchar) as {SOURCE_FILE}", f"cast(null as bigint) as {SOURCE_ROW}"]
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.con.execute(f"copy (select {', '.join(cols)} limit 0) to '{self.target}' (format parquet)")
+        self.con.execute(f"copy (select {', '.join(cols)} limit 0) to {literal(self.target)} (format parquet)")
         return self.report
 
     def land(self, source: TableInput, checked: _RowsChecked, parameters: dict,
@@ -287,9 +285,9 @@ class _TableLander:
             key = ", ".join(_quote(c) for c in uniques[0].columns)
             folder = self.work / "rules"
             self.con.execute(f"copy (select *, hash({key}) % {partitions} as __partition from ({relation})) to "
-                             f"'{folder}' (format parquet, partition_by (__partition))")
-            batches = (self.con.sql(f"select * exclude (__partition) from read_parquet('{folder}/__partition={p}/*"
-                                    f".parquet') order by {_ORD}").df()
+                             f"{literal(folder)} (format parquet, partition_by (__partition))")
+            batches = (self.con.sql(f"select * exclude (__partition) from read_parquet("
+                                    f"{literal(folder / f'__partition={p}' / '*.parquet')}) order by {_ORD}").df()
                        for p in range(partitions) if (folder / f"__partition={p}").exists())
         else:
             batches = iter([self.con.sql(f"select * from ({relation}) order by {_ORD}").df()])
@@ -329,17 +327,19 @@ class _TableLander:
         typed = _typed_columns(table, names)
         partial = self.target.with_suffix(".parquet.partial")
         if not parts:
-            self.con.execute(f"copy (select {typed} from ({_empty_text(names)})) to '{partial}' (format parquet)")
+            self.con.execute(f"copy (select {typed} from ({_empty_text(names)})) to {literal(partial)} "
+                             "(format parquet)")
         elif not (in_order and _copy_in_order(self.con, parts, set_aside, names, typed, partial)):
             self.con.register("set_aside", set_aside)
             self.con.execute(
                 f"copy (select {typed} from read_parquet({_sql_list(parts)}, union_by_name = true) p "
                 f"where not exists (select 1 from set_aside s where s.{FILE} = p.{FILE} and s.{ROW} = p.{ROW}) "
-                f"order by {FILE}, {ROW}) to '{partial}' (format parquet)")
+                f"order by {FILE}, {ROW}) to {literal(partial)} (format parquet)")
             self.con.unregister("set_aside")
         partial.replace(self.target)
         report = self.report
-        report.rows_loaded = self.con.execute(f"select count(*) from read_parquet('{self.target}')").fetchall()[0][0]
+        report.rows_loaded = self.con.execute(
+            f"select count(*) from read_parquet({literal(self.target)})").fetchall()[0][0]
         distinct_rows = {(r.file, r.row) for r in self.rejections}
         report.rows_rejected = len(distinct_rows)
         by_rule: dict[str, set] = {}
@@ -412,7 +412,7 @@ def _reference_sql(column: str, available: dict[str, Path], alias: str) -> tuple
     ref = validate.reference(column)
     base = validate.base_column(column)
     key = ref.split(".")[1]
-    join = (f"left join (select distinct {_quote(key)} as k from read_parquet('{available[ref]}') "
+    join = (f"left join (select distinct {_quote(key)} as k from read_parquet({literal(available[ref])}) "
             f"where {_quote(key)} is not null) {alias} on p.{_quote(base)} = {alias}.k")
     return f"case when {alias}.k is not null then p.{_quote(base)} end as {_quote(column)}", join
 
@@ -461,7 +461,7 @@ def _warnings(con, validator, landing_dir: Path, reports: dict[str, TableReport]
                 select, join = _reference_sql(c, available, f"k{len(joins)}")
                 selects.append(select)
                 joins.append(join)
-        sql = f"select {', '.join(selects)} from read_parquet('{source}') p {' '.join(joins)}"
+        sql = f"select {', '.join(selects)} from read_parquet({literal(source)}) p {' '.join(joins)}"
         counts: Counter = Counter()
         reader = con.sql(sql).to_arrow_reader(RULES_PARTITION_ROWS)
         for batch in reader:

@@ -162,6 +162,11 @@ class _Parser:
             raise self.fail(where, f"expected a mapping with keys {', '.join(allowed)}, found {_kind(value)}")
         unknown = [k for k in value if k not in allowed]
         if unknown:
+            # A key is shown only when it looks like one: a file given by mistake (say /etc/shadow) is not echoed.
+            if not re.fullmatch(r"[\w.\-/ ]{1,60}", str(unknown[0])):
+                if where == "top level" and "tables" not in value:
+                    raise self.fail(where, "not a closedloop mapping (no `tables:`; see docs/mappings.md)")
+                raise self.fail(where, f"an unknown key (allowed: {', '.join(allowed)})")
             raise self.fail(where, f"unknown key `{unknown[0]}` (allowed: {', '.join(allowed)})")
         missing = [k for k in required if k not in value]
         if missing:
@@ -375,7 +380,11 @@ def _kind(value) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"`{value}`"
+    # A few characters at most: a file that is not a mapping (say /etc/passwd) must not be echoed back.
+    text = " ".join(str(value).split())
+    if len(text) > 24 or "\n" in str(value):
+        return f"{type(value).__name__ if not isinstance(value, str) else 'text'} ({len(str(value)):,} characters)"
+    return f"`{text}`"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -414,7 +423,11 @@ def parse_mapping(text: str, path: Path | str = "<mapping>") -> Mapping:
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise MappingError(f"{origin}: invalid YAML: {exc}") from exc
+        # The problem and its line, not PyYAML's excerpt of the file (which would echo any file given by mistake).
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise MappingError(f"{origin}: invalid YAML{where} ({getattr(exc, 'problem', None) or 'unreadable'})") \
+            from None
     parser = _Parser(origin)
     name, description, tables = parser.mapping(doc)
     name = name or path.stem

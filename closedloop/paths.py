@@ -16,7 +16,10 @@ def resolve(value: str | os.PathLike | None, env: str, what: str) -> Path:
     chosen = value or os.environ.get(env)
     if not chosen:
         raise ConfigError(f"no {what} given: pass it as a flag or set {env}.")
-    return Path(chosen).expanduser().resolve()
+    try:
+        return Path(chosen).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError on Python 3.11), a name too long
+        raise ConfigError(f"{what} {chosen}: {getattr(exc, 'strerror', None) or 'a symbolic link loop'}.") from None
 
 
 def landing_root_for(warehouse: Path) -> Path:

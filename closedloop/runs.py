@@ -40,6 +40,9 @@ class Run:
     # closedloop.build.project_fingerprint of the dbt project and vars the build ran with: an incremental build
     # starts only from a served build with the same one
     project_fingerprint: str | None = None
+    # sha256 of the published warehouse file (closedloop.publish.checksum), computed once when it was published;
+    # status, summary and incremental builds compare the served file with it
+    checksum: str | None = None
 
 
 def history_path(warehouse: Path) -> Path:
@@ -59,16 +62,24 @@ def append(warehouse: Path, run: Run) -> None:
         os.fsync(f.fileno())
 
 
+def checksum_of(warehouse: Path, build_id: str) -> str | None:
+    """The checksum recorded when build `build_id` was published (None for builds from before checksums)."""
+    return next((r.checksum for r in reversed(history(warehouse))
+                 if r.run_id == build_id and r.status == "published" and r.checksum), None)
+
+
 def history(warehouse: Path) -> list[Run]:
     path = history_path(warehouse)
     if not path.exists():
         return []
     runs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.strip():
             try:
-                runs.append(Run(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError):
+                record = json.loads(line)
+                known = {k: v for k, v in record.items() if k in Run.__dataclass_fields__}
+                runs.append(Run(**known))
+            except (json.JSONDecodeError, TypeError, AttributeError):
                 continue  # a line cut by a crash mid-write: the rest of the history still counts
     return runs
 

@@ -6,9 +6,15 @@ can publish a new file while the dashboards run; they pick it up on the next int
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from closedloop.paths import ConfigError
@@ -71,14 +77,58 @@ def access_refusal(env: dict[str, str] | None = None) -> str | None:
     return check_environment(os.environ if env is None else env)
 
 
+def port_problem(port: int, address: str) -> str | None:
+    """Why Streamlit could not listen on address:port (taken, not this machine's, not allowed), or None. Checked
+    the way Tornado binds (SO_REUSEADDR, every address the name resolves to), before anything is printed."""
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError):
+        return f"{address} is not a known host name or address"
+    for family, kind, proto, _, sockaddr in {(i[0], i[1], i[2], None, i[4]) for i in infos}:
+        try:
+            with socket.socket(family, kind, proto) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    with contextlib.suppress(OSError):
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {address} is already in use (another server?); pick another with --port"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                if family == socket.AF_INET6 and len(infos) > 1:
+                    continue  # no IPv6 here: Tornado skips it too
+                return f"{address} is not an address of this machine"
+            if exc.errno == errno.EACCES:
+                return f"port {port} needs privileges this user lacks; pick one above 1023 with --port"
+            return f"cannot listen on {address}:{port}: {exc.strerror or exc}"
+    return None
+
+
+# Signals that stop `closedloop serve`: each is passed on to Streamlit, so the server stops with its command
+# (a supervisor's SIGTERM, a container stop, a closed terminal's SIGHUP) instead of serving on as an orphan.
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10.0
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM if this process dies, even by SIGKILL."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def serve(warehouse: Path, port: int = 8501, address: str = "localhost") -> int:
-    """Serve the dashboards until interrupted; returns Streamlit's exit code."""
+    """Serve the dashboards until interrupted or signalled; returns Streamlit's exit code."""
     if not APP.exists():
         raise ConfigError(f"{APP}: the dashboards are not installed here (use an editable install of the repo).")
     refusal = access_refusal()
     if refusal:
         raise ConfigError(refusal)
     warehouse = Path(warehouse).expanduser().resolve()
+    if problem := port_problem(port, address):
+        raise ConfigError(problem + ".")
     if not warehouse.exists():
         print(
             f"closedloop serve: {warehouse} does not exist yet; the dashboards will say so until "
@@ -88,5 +138,39 @@ def serve(warehouse: Path, port: int = 8501, address: str = "localhost") -> int:
     print(
         f"Serving closedloop dashboards at http://{address}:{port}  (warehouse {warehouse}; Ctrl+C stops)", flush=True
     )
-    proc = subprocess.run(command(warehouse, port, address), env=environment(warehouse), cwd=REPO, check=False)
-    return proc.returncode
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    child = subprocess.Popen(command(warehouse, port, address), env=environment(warehouse), cwd=REPO,
+                             preexec_fn=preexec)  # noqa: PLW1509 - only prctl, no locks taken
+    return _wait_forwarding(child)
+
+
+def _wait_forwarding(child: subprocess.Popen) -> int:
+    """Wait for the child, passing on every stop signal; if it has not ended STOP_GRACE_SECONDS after one, kill
+    it. The handlers are restored after, so an in-process caller keeps its own."""
+    stopping: list[float] = []
+
+    def forward(signum, _frame) -> None:
+        stopping.append(time.monotonic())
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, forward) for s in FORWARDED} if in_main else {}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=0.5)
+                return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > STOP_GRACE_SECONDS:
+                    child.kill()
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for s, handler in previous.items():
+            signal.signal(s, handler)

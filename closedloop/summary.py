@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from closedloop.status import as_of, connect_read_only
+from closedloop.status import as_of, connect_read_only, read_error
 
 # Stage steps compared between departments only count departments with this many decided opportunities,
 # so a team with three deals is not called the best.
@@ -90,6 +90,8 @@ def print_summary(warehouse: Path) -> None:
     con = connect_read_only(warehouse)
     try:
         h = headlines(con)
+    except duckdb.Error as exc:
+        raise read_error(warehouse, exc) from None
     finally:
         con.close()
     print(f"closedloop — data as of {h.as_of:%Y-%m-%d %H:%M} (month {h.month:%Y-%m})")

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from closedloop import PROJECT_DIR, contract
 from closedloop.readers import FILE, ROW, Rejection
+from closedloop.sql import ident
 
 SUITES_DIR = PROJECT_DIR / "expectations"
 MACROS = PROJECT_DIR / "macros" / "staging.sql"
@@ -158,8 +159,7 @@ def stage_names() -> list[str]:
     return seed["stage_name"].str.strip().tolist()
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote = ident  # closedloop.sql: the one identifier quoting
 
 
 def shadow_sql(table: contract.Table, shadow: str) -> str:

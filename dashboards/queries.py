@@ -213,7 +213,9 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
 
 
 def _quote(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+    from closedloop.sql import literal  # the one quoting helper (a NUL cannot hide the rest of the path)
+
+    return literal(value)
 
 
 def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnection, set[str]]:

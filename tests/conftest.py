@@ -17,6 +17,9 @@ import pytest
 TEST_SCALE = float(os.environ.get("CLOSEDLOOP_TEST_SCALE", "1"))
 TEST_SEED = 7
 FIXTURES = Path(__file__).parent / "fixtures"
+# An unexpected exception in `closedloop` is one sentence for users (cli.main's last resort); in tests it is raised,
+# so a bug is never mistaken for a handled error. Tests of that last resort unset it.
+os.environ.setdefault("CLOSEDLOOP_DEBUG", "1")
 
 
 @dataclass(frozen=True)

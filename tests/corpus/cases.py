@@ -414,3 +414,6 @@ ROWS = [
 ]
 
 CASES = TABLE_ERRORS + ROWS
+from corpus.cases_ops import CASES_OPS  # noqa: E402 - issue 13, ops lane (uses the building blocks above)
+
+CASES += CASES_OPS

@@ -20,7 +20,7 @@ final as (
 
     select
         {% if var('as_of') %}
-        cast('{{ var("as_of") }}' as timestamp) as as_of_at,
+        cast({{ cl_string_literal(var("as_of")) }} as timestamp) as as_of_at,
         {% else %}
         latest_at as as_of_at,
         {% endif %}
