@@ -32,7 +32,20 @@ import pyarrow.compute as pc
 import yaml
 
 from closedloop import contract
-from closedloop.readers import CHUNK_ROWS, FILE, ROW, SUFFIXES, Chunk, Rejection, read_all, read_file, read_header
+from closedloop.readers import (
+    CHUNK_ROWS,
+    FILE,
+    ROW,
+    SUFFIXES,
+    Chunk,
+    ReadError,
+    Rejection,
+    check_readable,
+    is_reserved,
+    read_all,
+    read_file,
+    read_header,
+)
 from closedloop.sources import SourceError, TableInput
 
 PRESETS_DIR = Path(__file__).resolve().parent / "mappings"
@@ -273,8 +286,8 @@ class _Parser:
         for name in pairs:
             if name.lower() in table.column_names:
                 raise self.fail(where, f"`{name}` is a contract column of `{table.key}`: map it under `columns`")
-            if name.startswith("__"):
-                raise self.fail(where, f"`{name}`: names starting with __ are reserved")
+            if is_reserved(name):
+                raise self.fail(where, f"`{name}`: the name is reserved (closedloop's lineage and working columns)")
         return pairs
 
     def column(self, value, where: str, target: str) -> ColumnSpec:
@@ -344,8 +357,9 @@ class _Parser:
         else:
             raise self.fail(f"{where}.columns", f"expected the lookup file's columns to bring, found {_kind(raw)}")
         for name in columns:
-            if name.startswith("__"):
-                raise self.fail(f"{where}.columns", f"`{name}`: names starting with __ are reserved")
+            if is_reserved(name):
+                raise self.fail(f"{where}.columns", f"`{name}`: the name is reserved (closedloop's lineage and working "
+                                "columns)")
         aggregate = value.get("aggregate", "first")
         if aggregate not in AGGREGATES:
             raise self.fail(f"{where}.aggregate", f"`{aggregate}` is not one of {', '.join(AGGREGATES)}")
@@ -658,8 +672,13 @@ def _find(raw_dir: Path, pattern: str) -> list[Path]:
         suffixes = "|".join(re.escape(s.lstrip(".")) for s in SUFFIXES)
         glob = glob.removesuffix(r"\Z") + rf"(?:[_\-.].*)?\.(?:{suffixes})\Z"
     regex = re.compile(glob, re.IGNORECASE)
-    return sorted(p for p in base.iterdir()
-                  if p.is_file() and regex.match(p.name) and not p.name.startswith((".", "~$")))
+    found = sorted(p for p in base.iterdir() if regex.match(p.name) and not p.name.startswith((".", "~$")))
+    for path in found:
+        try:
+            check_readable(path, str(path.relative_to(raw_dir)))  # a matching FIFO or dangling link is never skipped
+        except ReadError as exc:
+            raise MappingError(f"{exc} It matches `{pattern}`.") from exc
+    return found
 
 
 def _label_collisions(sources: list[_BoundSource]) -> None:
