@@ -132,6 +132,27 @@ def xlsx_formulas(path: str, header: list[str], rows: list[list[object]]) -> Mut
     return mutate
 
 
+def xlsx_exact_integer(path: str, header: list[str], rows: list[list[object]], value: int) -> Mutation:
+    """An .xlsx whose number cells hold `value` written in full (`<v>987654321098765432</v>`, as exporters that
+    are not Excel write it; openpyxl and Excel write a double's 17 significant digits, so the file itself has lost
+    the digits)."""
+
+    def mutate(raw: Path) -> None:
+        xlsx(path, header, rows)(raw)
+        target = raw / path
+        source = zipfile.ZipFile(io.BytesIO(target.read_bytes()))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+            for item in source.infolist():
+                data = source.read(item.filename)
+                if item.filename.startswith("xl/worksheets/"):
+                    data = data.replace(f"<v>{float(value)!r}</v>".encode(), f"<v>{value}</v>".encode())
+                out.writestr(item, data)
+        target.write_bytes(buf.getvalue())
+
+    return mutate
+
+
 def fifo(path: str) -> Mutation:
     return lambda raw: os.mkfifo(raw / path)
 
@@ -211,7 +232,8 @@ ROWS_INGEST = [
          landed={("crm/opportunities", "opportunity_name"): ["一期", "一期", "一期", "华为\n二期"]}),
     # --- integers keep every digit -----------------------------------------------------------------------------
     Case("integers_keep_digits_every_reader", "987654321098765432 in campaign spend from Parquet (int64, also in a "
-         "column with a null; uint64 and decimal(38,0) extras), an .xlsx number cell and a CSV: every digit lands",
+         "column with a null; uint64 and decimal(38,0) extras), an .xlsx number cell holding all 18 digits and a "
+         "CSV: every digit lands",
          both(CAMPAIGN,
               parquet_table("campaign/campaign_spend_1.parquet",
                             {"campaign_id": ["C1", "C1"], "spend_date": [dt.date(2026, 1, 5), dt.date(2026, 1, 6)],
@@ -219,8 +241,9 @@ ROWS_INGEST = [
                              "unsigned": [2**64 - 1, None], "wide": [D("12345678901234567890123"), None]},
                             {"campaign_id": "string", "spend_date": "date32", "spend": "decimal128(18,2)",
                              "impressions": "int64", "ref": "int64", "unsigned": "uint64", "wide": "decimal128(38,0)"}),
-              xlsx("campaign/campaign_spend_2.xlsx", ["campaign_id", "spend_date", "spend", "impressions", "ref"],
-                   [["C1", dt.date(2026, 1, 7), 3, BIG, BIG]]),
+              xlsx_exact_integer("campaign/campaign_spend_2.xlsx",
+                                 ["campaign_id", "spend_date", "spend", "impressions", "ref"],
+                                 [["C1", dt.date(2026, 1, 7), 3, BIG, BIG]], BIG),
               write("campaign/campaign_spend_3.csv",
                     csv_text(["campaign_id", "spend_date", "spend", "impressions", "ref"],
                              [["C1", "2026-01-08", "4", str(BIG), str(BIG)]]))),
