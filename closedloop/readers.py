@@ -178,7 +178,7 @@ def _first_decode_error(path: Path, encoding: str) -> str | None:
 # What GBK text in a real export holds besides ASCII: CJK ideographs (and GB18030's extensions), CJK and full-width
 # punctuation, kana, the symbols, box drawing, Greek, Cyrillic and pinyin letters of GB2312's symbol rows.
 _GBK_TEXT = re.compile(
-    "[\t\n\r\x20-\x7e\u00a4\u00a7\u00a8\u00b0\u00b1\u00b7\u00d7\u00e0-\u00fc\u00f7\u0101-\u01dc"
+    "[\t\n\r\x1f\x20-\x7e\u00a4\u00a7\u00a8\u00b0\u00b1\u00b7\u00d7\u00e0-\u00fc\u00f7\u0101-\u01dc"
     "\u0251\u0261\u02c7-\u02d9\u0391-\u03c9\u0401-\u0451\u2010-\u203b\u20ac\u2103\u2116\u2121"
     "\u2160-\u217f\u2190-\u2199\u2208-\u22bf\u2312\u2460-\u24ff\u2500-\u25ff\u2605\u2606\u2640\u2642"
     "\u3000-\u303f\u3040-\u30ff\u3105-\u3129\u3220-\u32a3\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -207,12 +207,12 @@ def _latin_in_gbk(data: bytes) -> bool:
 
 
 def _utf8_text(text: str) -> bool:
-    """UTF-8 that is text: no C0/C1 control characters but tab and line ends, no private-use or unassigned code
-    points."""
+    """UTF-8 that is text: no C0/C1 control characters but tab and line ends (and the unit separator fields are
+    joined by), no private-use or unassigned code points."""
     import unicodedata
 
     return text.isascii() or all(
-        ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Co", "Cn", "Cs") for ch in text if ord(ch) > 0x7e
+        ch in "\t\n\r\x1f" or unicodedata.category(ch) not in ("Cc", "Co", "Cn", "Cs") for ch in text if ord(ch) > 0x7e
         or ord(ch) < 0x20)
 
 
@@ -237,8 +237,13 @@ def decide_record(data: bytes) -> str | None:
     U+07FF and reads as Chinese text or has nothing between U+0080 and U+07FF (GBK bytes that happen to be
     well-formed UTF-8 that far are improbable); GBK wins otherwise (short GBK text is often well-formed UTF-8 of
     two-byte characters)."""
+    return _decided(data)[0]
+
+
+def _decided(data: bytes) -> tuple[str | None, str | None]:
+    """(encoding, text) of `decide_record`: the text as that encoding decodes it, so nothing is decoded twice."""
     if data.isascii():
-        return "utf-8"
+        return "utf-8", data.decode("ascii")
     try:
         utf8 = data.decode("utf-8")
         utf8 = utf8 if _utf8_text(utf8) else None
@@ -251,8 +256,8 @@ def decide_record(data: bytes) -> str | None:
         gbk = None
     if utf8 is not None and (gbk is None or _latin_words(utf8) or (any(ord(ch) > 0x7FF for ch in utf8) and (
             _GBK_TEXT.fullmatch(utf8) or not any(0x7F < ord(ch) <= 0x7FF for ch in utf8)))):
-        return "utf-8"
-    return "gb18030" if gbk is not None else None
+        return "utf-8", utf8
+    return ("gb18030", gbk) if gbk is not None else (None, None)
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -452,9 +457,14 @@ def _record_decoder(delimiter: str):
     message) when it is plausibly neither UTF-8 nor GBK."""
 
     def decode(record: list[str]) -> list[str] | tuple[str, str]:
-        data = delimiter.join(record).encode("latin-1")
-        encoding = decide_record(data)
+        # The fields joined by a unit separator (ASCII, never part of a GBK character): one decoding a record.
+        joined = "\x1f".join(record)
+        data = joined.encode("latin-1")
+        encoding, text = _decided(data)
+        if encoding is not None and joined.count("\x1f") == len(record) - 1:
+            return text.split("\x1f")
         if encoding is None:
+            data = delimiter.join(record).encode("latin-1")
             try:
                 data.decode("utf-8")
                 why = "it decodes as UTF-8 but not as text"
