@@ -369,6 +369,8 @@ def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROW
         try:
             names = next(reader)
             if per_record:
+                if names and names[0].startswith("\u00ef\u00bb\u00bf"):
+                    names[0] = names[0][3:]  # the UTF-8 byte-order mark, read as Latin-1
                 names = [n.encode("latin-1").decode(header_encoding) for n in names]
             header = _unique_header(Path(display), clean_header(names), info)
         except csv.Error as exc:
