@@ -88,7 +88,8 @@ def scan(raw_dir: Path, table: contract.Table) -> tuple[list[Path], list[str]]:
         path = folder / entry.name
         display = str(path.relative_to(raw_dir))
         if file_kind(entry.name) is None:
-            suffix = "".join(Path(entry.name).suffixes[-1:]) or "(none)"
+            suffixes = Path(entry.name).suffixes
+            suffix = "".join(suffixes[-2:] if suffixes[-1:] in ([".gz"], [".zip"]) else suffixes[-1:]) or "(none)"
             ignored.append(f"{display}: named like a part of `{table.key}` but its type `{suffix}` is not one "
                            f"closedloop reads ({FORMATS}); not read")
             continue
