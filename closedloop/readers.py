@@ -892,13 +892,14 @@ def read_file(path: Path, display: str | None = None, chunk_rows: int = CHUNK_RO
 
 
 def _guarded(chunks: Iterator[Chunk], display: str) -> Iterator[Chunk]:
-    import zipfile
-    import zlib
-
+    """The chunks, with any failure of reading the file (an I/O error, a truncated archive, damaged XML inside a
+    workbook …) as one ReadError naming it: a file never makes a traceback."""
     try:
         yield from chunks
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (the readers' libraries raise many types for a damaged file)
+        reason = getattr(exc, "strerror", None) or str(exc).split("\n")[0] or type(exc).__name__
         raise ReadError(f"{display}: cannot be read: {reason}.") from exc
     finally:
         chunks.close()

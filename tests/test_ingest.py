@@ -189,3 +189,21 @@ def test_renamed_header_never_collides(tmp_path: Path) -> None:
     assert info.header == ["id", "vendor__source_file_2", "vendor__source_file", "vendor___ROW"]
     frame, _ = readers.read_all(path)
     assert frame.loc[0, "vendor__source_file_2"] == "a" and frame.loc[0, ROW] == 2
+
+
+def test_damaged_workbook_xml_is_one_sentence(tmp_path: Path) -> None:
+    """Damaged XML inside an .xlsx fails while rows are read, not when it opens: still one ReadError naming it."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for i in range(200):
+        wb.active.append([f"L{i}", "2026-01-05", "官网", "new"])
+    good = tmp_path / "good.xlsx"
+    wb.save(good)
+    bad = tmp_path / "leads.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            out.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
+    with pytest.raises(readers.ReadError, match=r"^crm/leads\.xlsx: cannot be read: "):
+        readers.read_all(bad, "crm/leads.xlsx")
