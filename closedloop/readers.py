@@ -155,7 +155,56 @@ def detect_encoding(path: Path, display: str | None = None) -> str:
         return "utf-8-sig" if _first_decode_error(path, "utf-8") is None else PER_RECORD
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    return "utf-8" if _first_decode_error(path, "utf-8") is None else PER_RECORD
+    if _first_decode_error(path, "utf-8") is None:
+        return "utf-8"
+    return "gb18030" if _gbk_throughout(path) else PER_RECORD
+
+
+# Bytes by class, for a quick look at a whole block: L an ASCII letter, H a byte of a character beyond ASCII.
+_CLASSES = bytes(ord("L") if chr(c).isascii() and chr(c).isalpha() else ord("H") if c >= 0x80 else ord(".")
+                 for c in range(256))
+
+
+def _utf8_line(line: bytes) -> bool:
+    """Whether a line is well-formed UTF-8 (without raising for every line that is not)."""
+    if b"\xef\xbf\xbd" in line:  # U+FFFD itself: only a strict decoding can tell
+        try:
+            line.decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            return False
+    return "\ufffd" not in line.decode("utf-8", "replace")
+
+
+def _gbk_throughout(path: Path) -> bool:
+    """Whether every record of the file would be decided GBK (`decide_record`), checked in blocks of whole lines,
+    mostly at C speed: then the file is read as GB18030 in one go, as fast as before records were decided one by
+    one, with the same outcome. True when the file decodes strictly, every character is GBK text, no line where a
+    byte beyond ASCII touches an ASCII letter reads a Latin word as GBK, and no line with text beyond ASCII is
+    well-formed UTF-8 (it may be a UTF-8 record among GBK ones: the record-by-record reading decides)."""
+    with open_binary(path) as f:
+        pending = b""
+        while True:
+            data = f.read(8 << 20)
+            block = pending + data
+            cut = block.rfind(b"\n") + 1 if data else len(block)
+            block, pending = block[:cut], block[cut:]
+            if block:
+                try:
+                    text = block.decode("gb18030")
+                except UnicodeDecodeError:
+                    return False
+                if not _GBK_TEXT.fullmatch(text):
+                    return False
+                classes = block.translate(_CLASSES)
+                check_latin = b"HL" in classes or b"LH" in classes
+                for line in block.split(b"\n"):
+                    if line.isascii():
+                        continue
+                    if _utf8_line(line) or (check_latin and _latin_in_gbk(line)):
+                        return False
+            if not data:
+                return True
 
 
 def _first_decode_error(path: Path, encoding: str) -> str | None:

@@ -207,3 +207,20 @@ def test_damaged_workbook_xml_is_one_sentence(tmp_path: Path) -> None:
             out.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
     with pytest.raises(readers.ReadError, match=r"^crm/leads\.xlsx: cannot be read: "):
         readers.read_all(bad, "crm/leads.xlsx")
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (b"", "gb18030"),  # GBK throughout: read in one go, as fast as any text file
+    ("U9,王芳,D1,sales\n".encode(), readers.PER_RECORD),  # a UTF-8 row among GBK ones
+    ("U9,Josée,D1,sales\n".encode("cp1252"), readers.PER_RECORD),  # a Latin word GBK would read as ideographs
+])
+def test_gbk_throughout_reads_as_record_by_record_would(tmp_path: Path, extra: bytes, expected: str) -> None:
+    rows = [[f"U{i}", name, "D1", "sales"] for i, name in enumerate(["张伟", "李娜", "iPhone手机", "欧阳·娜娜", "①号"])]
+    path = tmp_path / "users.csv"
+    path.write_bytes(csv_text(USERS_HEADER, rows).encode("gbk") + extra)
+    assert readers.detect_encoding(path) == expected
+    whole = list(readers.read_file(path, "u"))
+    one_by_one = list(readers.read_file(path, "u", encoding=readers.PER_RECORD))
+    assert [c.frame.to_dict("list") for c in whole] == [c.frame.to_dict("list") for c in one_by_one]
+    assert [(r.row, r.rule) for c in whole for r in c.rejections] == \
+        [(r.row, r.rule) for c in one_by_one for r in c.rejections]
