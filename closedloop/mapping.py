@@ -672,7 +672,10 @@ def _find(raw_dir: Path, pattern: str) -> list[Path]:
         suffixes = "|".join(re.escape(s.lstrip(".")) for s in SUFFIXES)
         glob = glob.removesuffix(r"\Z") + rf"(?:[_\-.].*)?\.(?:{suffixes})\Z"
     regex = re.compile(glob, re.IGNORECASE)
-    found = sorted(p for p in base.iterdir() if regex.match(p.name) and not p.name.startswith((".", "~$")))
+    try:
+        found = sorted(p for p in base.iterdir() if regex.match(p.name) and not p.name.startswith((".", "~$")))
+    except OSError as exc:
+        raise MappingError(f"{base}: the folder cannot be read: {exc.strerror or exc}.") from exc
     for path in found:
         try:
             check_readable(path, str(path.relative_to(raw_dir)))  # a matching FIFO or dangling link is never skipped
