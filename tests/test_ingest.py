@@ -224,3 +224,34 @@ def test_gbk_throughout_reads_as_record_by_record_would(tmp_path: Path, extra: b
     assert [c.frame.to_dict("list") for c in whole] == [c.frame.to_dict("list") for c in one_by_one]
     assert [(r.row, r.rule) for c in whole for r in c.rejections] == \
         [(r.row, r.rule) for c in one_by_one for r in c.rejections]
+
+
+def test_ods_part_is_read(tmp_path: Path) -> None:
+    """An OpenDocument sheet (no writer is installed: the few XML files of a minimal .ods, written by hand)."""
+    def text(value: str) -> str:
+        return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+    def number(value: str) -> str:
+        return f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p>' \
+            "</table:table-cell>"
+
+    rows = [[text("lead_id"), text("name"), text("n")], [text("L1"), text("张伟"), number("12")], [],
+            [text("L2"), text("李娜"), number("1.5")]]
+    body = "".join(f"<table:table-row>{''.join(r)}</table:table-row>" for r in rows)
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2">'
+               f'<office:body><office:spreadsheet><table:table table:name="S">{body}</table:table></office:spreadsheet>'
+               "</office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/></manifest:manifest>')
+    path = tmp_path / "leads.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+    frame, rejections = readers.read_all(path, "crm/leads.ods")
+    assert frame[["lead_id", "name", "n"]].to_numpy().tolist() == [["L1", "张伟", "12"], ["L2", "李娜", "1.5"]]
+    assert frame[ROW].tolist() == [2, 4] and not rejections
