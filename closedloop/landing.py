@@ -584,7 +584,12 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     if not raw_dir.is_dir():
         raise LandingError(f"{raw_dir}: raw folder does not exist.")
     inputs, mapping_name = _inputs(raw_dir, mapping)
-    ignored = {} if mapping else ignored_files(raw_dir)
+    if mapping:
+        from closedloop.mapping import load_mapping
+
+        ignored = load_mapping(mapping).ignored_files(raw_dir)
+    else:
+        ignored = ignored_files(raw_dir)
     for table in contract.tables():
         if table.required and table.key not in inputs:
             where = f"mapping `{mapping_name}` found no source for it in {raw_dir}" if mapping_name else (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,12 +36,14 @@ from closedloop import contract
 from closedloop.readers import (
     CHUNK_ROWS,
     FILE,
+    FORMATS,
     ROW,
     SUFFIXES,
     Chunk,
     ReadError,
     Rejection,
     check_readable,
+    file_kind,
     is_reserved,
     read_all,
     read_file,
@@ -450,6 +453,20 @@ class Mapping:
     def origin(self) -> str:
         return f"mapping `{self.name}` ({self.path})"
 
+    def ignored_files(self, raw_dir: str | Path) -> dict[str, list[str]]:
+        """Per table key, the entries a stem pattern of its sources names (`Lead` → `Lead.numbers`,
+        `Lead_2024.csv.bak`) in a format closedloop does not read, each as "display: why" for the report."""
+        raw_dir = Path(raw_dir)
+        out = {}
+        for key, spec in self.tables.items():
+            patterns = dict.fromkeys(p for s in spec.sources for p in (*s.files, *(f for lk in s.lookups
+                                                                                     for f in lk.files)))
+            found = [f"{display}: matches `{pattern}` of {self.origin} but is not a type closedloop reads "
+                     f"({FORMATS}); not read" for pattern in patterns for display in _unread(raw_dir, pattern)]
+            if found:
+                out[key] = list(dict.fromkeys(found))
+        return out
+
     def inputs(self, raw_dir: str | Path, chunk_rows: int = CHUNK_ROWS) -> dict[str, TableInput]:
         """The contract tables this mapping produces from `raw_dir`, keyed `family/name`; a table whose vendor
         files are all absent is left out. Headers are checked (and `distinct` dimensions derived) here; rows
@@ -682,6 +699,20 @@ def _find(raw_dir: Path, pattern: str) -> list[Path]:
         except ReadError as exc:
             raise MappingError(f"{exc} It matches `{pattern}`.") from exc
     return found
+
+
+def _unread(raw_dir: Path, pattern: str) -> list[str]:
+    """Entries a stem pattern names whose type closedloop does not read (see `Mapping.ignored_files`)."""
+    folder, _, name = pattern.replace("\\", "/").rpartition("/")
+    base = raw_dir / folder if folder else raw_dir
+    if name.lower().endswith(SUFFIXES) or any(c in name for c in "*?[") or not base.is_dir():
+        return []
+    regex = re.compile(rf"{re.escape(name)}(?:[_\-.].*)?\Z", re.IGNORECASE)
+    try:
+        return sorted(str((base / e.name).relative_to(raw_dir)) for e in os.scandir(base)
+                      if regex.match(e.name) and not e.name.startswith((".", "~$")) and file_kind(e.name) is None)
+    except OSError:
+        return []  # `_find` says why the folder cannot be read
 
 
 def _label_collisions(sources: list[_BoundSource]) -> None:

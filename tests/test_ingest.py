@@ -255,3 +255,16 @@ def test_ods_part_is_read(tmp_path: Path) -> None:
     frame, rejections = readers.read_all(path, "crm/leads.ods")
     assert frame[["lead_id", "name", "n"]].to_numpy().tolist() == [["L1", "张伟", "12"], ["L2", "李娜", "1.5"]]
     assert frame[ROW].tolist() == [2, 4] and not rejections
+
+
+def test_mapping_path_lists_files_its_stems_name_but_cannot_read(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "leads.csv").write_text("Id,Created,Source,Status\nL1,2026-01-05,官网,new\n", encoding="utf-8")
+    (raw / "leads_2.numbers").write_bytes(b"PK")
+    (raw / "leadsheet.numbers").write_bytes(b"PK")  # not the stem `leads`
+    (tmp_path / "m.yml").write_text(MAPPING.replace("      vendor_file: vendor__source_file\n", ""), encoding="utf-8")
+    mapping = load_mapping(tmp_path / "m.yml")
+    assert mapping.ignored_files(raw) == {"crm/leads": [
+        f"leads_2.numbers: matches `leads` of {mapping.origin} but is not a type closedloop reads "
+        f"({readers.FORMATS}); not read"]}
