@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from closedloop import contract
 from closedloop.readers import FILE, ROW, ReadError, Rejection
-from closedloop.sources import SourceError, TableInput, default_inputs
+from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files
 from closedloop.sql import ident, literal, literal_list
 
 MANIFEST = "_manifest.json"
@@ -62,6 +62,10 @@ class TableReport:
     extra_columns: list[str] = field(default_factory=list)
     missing_optional_columns: list[str] = field(default_factory=list)
     note: str = ""
+    # Said in the report, never silent: entries named like a part of the table that are not read, and vendor
+    # columns kept under another name because theirs is one closedloop gives its own columns (lineage).
+    ignored_files: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     def line(self, verb: str = "loaded") -> str:
         """One line of the load report; `verb` is what happens to the rows that pass ("loaded", "would load")."""
@@ -247,6 +251,7 @@ class _TableLander:
         validate = self.validate
         report = self.report
         report.files, report.note = source.files, source.note
+        report.notices = list(source.notices)
         report.rows_read = checked.rows_read
         report.missing_optional_columns = checked.missing_optional_columns
         report.extra_columns = checked.extra_columns
@@ -586,11 +591,19 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     if not raw_dir.is_dir():
         raise LandingError(f"{raw_dir}: raw folder does not exist.")
     inputs, mapping_name = _inputs(raw_dir, mapping)
+    if mapping:
+        from closedloop.mapping import load_mapping
+
+        ignored = load_mapping(mapping).ignored_files(raw_dir)
+    else:
+        ignored = ignored_files(raw_dir)
     for table in contract.tables():
         if table.required and table.key not in inputs:
             where = f"mapping `{mapping_name}` found no source for it in {raw_dir}" if mapping_name else (
-                f"no file in {raw_dir / table.family} (expected {table.name}.csv, {table.name}_*.csv, .xlsx or "
+                f"no file in {raw_dir / table.family} (expected {table.name}.csv, {table.name}_*.csv, .xlsx, .xls or "
                 ".parquet)")
+            if ignored.get(table.key):
+                where += f"; not read: {'; '.join(ignored[table.key])}"
             raise LandingError(f"required table `{table.key}` is missing: {where}.")
     landing_dir.mkdir(parents=True, exist_ok=True)
     work = landing_dir / ".work"
@@ -626,6 +639,9 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
             progress.update(f"{step}: absent" if report.status == "absent" else
                             f"{step}: {report.rows_read:,} rows checked in {time.monotonic() - started:.1f} s",
                             step=True)
+            report.ignored_files = ignored.get(key, [])
+            report.note = "; ".join(filter(None, [report.note, *report.notices,
+                                                  *(f"ignored {i}" for i in report.ignored_files)]))
             reports[key] = report
             rejections += [(key, r) for r in lander.rejections]
             if report.status != "absent":
@@ -676,3 +692,13 @@ def _write_reports(landing_dir: Path, raw_dir: Path, mapping: str | None, report
 def print_reports(reports: list[TableReport], out: TextIO = sys.stdout, verb: str = "loaded") -> None:
     for r in reports:
         print(r.line(verb), file=out)
+    ignored = [i for r in reports for i in r.ignored_files]
+    if ignored:
+        print("Ignored files (named like a part of a table, in a format closedloop does not read):", file=out)
+        for text in ignored:
+            print(f"  ! {text}", file=out)
+    notices = [n for r in reports for n in r.notices]
+    if notices:
+        print("Renamed columns:", file=out)
+        for text in notices:
+            print(f"  ! {text}", file=out)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,22 @@ import pyarrow.compute as pc
 import yaml
 
 from closedloop import contract
-from closedloop.readers import CHUNK_ROWS, FILE, ROW, SUFFIXES, Chunk, Rejection, read_all, read_file, read_header
+from closedloop.readers import (
+    CHUNK_ROWS,
+    FILE,
+    FORMATS,
+    ROW,
+    SUFFIXES,
+    Chunk,
+    ReadError,
+    Rejection,
+    check_readable,
+    file_kind,
+    is_reserved,
+    read_all,
+    read_file,
+    read_header,
+)
 from closedloop.sources import SourceError, TableInput
 
 PRESETS_DIR = Path(__file__).resolve().parent / "mappings"
@@ -279,8 +295,8 @@ class _Parser:
         for name in pairs:
             if name.lower() in table.column_names:
                 raise self.fail(where, f"`{name}` is a contract column of `{table.key}`: map it under `columns`")
-            if name.startswith("__"):
-                raise self.fail(where, f"`{name}`: names starting with __ are reserved")
+            if is_reserved(name):
+                raise self.fail(where, f"`{name}`: the name is reserved (closedloop's lineage and working columns)")
         return pairs
 
     def column(self, value, where: str, target: str) -> ColumnSpec:
@@ -350,8 +366,9 @@ class _Parser:
         else:
             raise self.fail(f"{where}.columns", f"expected the lookup file's columns to bring, found {_kind(raw)}")
         for name in columns:
-            if name.startswith("__"):
-                raise self.fail(f"{where}.columns", f"`{name}`: names starting with __ are reserved")
+            if is_reserved(name):
+                raise self.fail(f"{where}.columns", f"`{name}`: the name is reserved (closedloop's lineage and working "
+                                "columns)")
         aggregate = value.get("aggregate", "first")
         if aggregate not in AGGREGATES:
             raise self.fail(f"{where}.aggregate", f"`{aggregate}` is not one of {', '.join(AGGREGATES)}")
@@ -449,6 +466,20 @@ class Mapping:
     @property
     def origin(self) -> str:
         return f"mapping `{self.name}` ({self.path})"
+
+    def ignored_files(self, raw_dir: str | Path) -> dict[str, list[str]]:
+        """Per table key, the entries a stem pattern of its sources names (`Lead` → `Lead.numbers`,
+        `Lead_2024.csv.bak`) in a format closedloop does not read, each as "display: why" for the report."""
+        raw_dir = Path(raw_dir)
+        out = {}
+        for key, spec in self.tables.items():
+            patterns = dict.fromkeys(p for s in spec.sources for p in (*s.files, *(f for lk in s.lookups
+                                                                                     for f in lk.files)))
+            found = [f"{display}: matches `{pattern}` of {self.origin} but is not a type closedloop reads "
+                     f"({FORMATS}); not read" for pattern in patterns for display in _unread(raw_dir, pattern)]
+            if found:
+                out[key] = list(dict.fromkeys(found))
+        return out
 
     def inputs(self, raw_dir: str | Path, chunk_rows: int = CHUNK_ROWS) -> dict[str, TableInput]:
         """The contract tables this mapping produces from `raw_dir`, keyed `family/name`; a table whose vendor
@@ -672,8 +703,30 @@ def _find(raw_dir: Path, pattern: str) -> list[Path]:
         suffixes = "|".join(re.escape(s.lstrip(".")) for s in SUFFIXES)
         glob = glob.removesuffix(r"\Z") + rf"(?:[_\-.].*)?\.(?:{suffixes})\Z"
     regex = re.compile(glob, re.IGNORECASE)
-    return sorted(p for p in base.iterdir()
-                  if p.is_file() and regex.match(p.name) and not p.name.startswith((".", "~$")))
+    try:
+        found = sorted(p for p in base.iterdir() if regex.match(p.name) and not p.name.startswith((".", "~$")))
+    except OSError as exc:
+        raise MappingError(f"{base}: the folder cannot be read: {exc.strerror or exc}.") from exc
+    for path in found:
+        try:
+            check_readable(path, str(path.relative_to(raw_dir)))  # a matching FIFO or dangling link is never skipped
+        except ReadError as exc:
+            raise MappingError(f"{exc} It matches `{pattern}`.") from exc
+    return found
+
+
+def _unread(raw_dir: Path, pattern: str) -> list[str]:
+    """Entries a stem pattern names whose type closedloop does not read (see `Mapping.ignored_files`)."""
+    folder, _, name = pattern.replace("\\", "/").rpartition("/")
+    base = raw_dir / folder if folder else raw_dir
+    if name.lower().endswith(SUFFIXES) or any(c in name for c in "*?[") or not base.is_dir():
+        return []
+    regex = re.compile(rf"{re.escape(name)}(?:[_\-.].*)?\Z", re.IGNORECASE)
+    try:
+        return sorted(str((base / e.name).relative_to(raw_dir)) for e in os.scandir(base)
+                      if regex.match(e.name) and not e.name.startswith((".", "~$")) and file_kind(e.name) is None)
+    except OSError:
+        return []  # `_find` says why the folder cannot be read
 
 
 def _label_collisions(sources: list[_BoundSource]) -> None:

@@ -1,4 +1,5 @@
-"""Read one raw export file (CSV in any accepted encoding, Excel .xlsx, Parquet) as chunks of text rows.
+"""Read one raw export file (CSV in any accepted encoding, also gzip- or zip-compressed; Excel .xlsx; legacy Excel
+.xls and OpenDocument .ods through python-calamine; Parquet) as chunks of text rows.
 
 Every value comes out as `str` or `None` (typing is staging's job, checking is validation's), every row keeps
 the number a person would use to find it (`__row`: the Excel row, header = row 1, for CSV and XLSX; the
@@ -12,6 +13,9 @@ import codecs
 import csv
 import datetime as dt
 import io
+import os
+import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,7 +31,16 @@ CHUNK_ROWS = 100_000
 # Excel's own limit on a cell; no export meant to be opened in Excel carries a longer value.
 MAX_FIELD_CHARS = 32_767
 DELIMITERS = (",", "\t", ";", "|")
-SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".parquet")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+COMPRESSED = (".gz", ".zip")
+# Every name ending a part file may have (a compressed text file: `.csv.gz`, `.tsv.zip` …).
+SUFFIXES = (*TEXT_SUFFIXES, *(t + c for c in COMPRESSED for t in TEXT_SUFFIXES), ".xlsx", ".xls", ".ods", ".parquet")
+FORMATS = ".csv, .tsv, .txt (also as .gz or a one-file .zip), .xlsx, .xls, .ods, .parquet"
+# Lineage and working columns are the project's own: a vendor column with one of these names (or a helper
+# column's, `x__parsed`) is renamed `vendor_<name>` and kept as an extra column, so it can neither replace
+# `_source_file`/`_source_row` nor break the reading.
+LINEAGE = ("_source_file", "_source_row")
+_RESERVED = re.compile(r"^(?:_source_file|_source_row|__.*|.+__(?:parsed|norm|date|in__.+))$", re.IGNORECASE)
 
 csv.field_size_limit(1 << 30)
 
@@ -89,31 +102,115 @@ class FileInfo:
     encoding: str | None = None
     delimiter: str | None = None
     header: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # vendor column -> the name it is kept under
+
+
+# The encoding of a CSV file that is not UTF-8 throughout: each record is decided on its own (`decide_record`).
+PER_RECORD = "utf-8|gbk"
+
+
+def open_binary(path: Path, display: str | None = None) -> io.BufferedIOBase:
+    """The bytes of a text part: the file itself, a `.gz`'s content, or the one text file inside a `.zip`."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rb")
+    if name.endswith(".zip"):
+        import zipfile
+
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ReadError(f"{display or path}: cannot be opened as a zip archive: {exc}.") from exc
+        members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+        if len(members) != 1 or not members[0].filename.lower().endswith(TEXT_SUFFIXES):
+            archive.close()
+            listed = ", ".join(m.filename for m in members[:5]) or "nothing"
+            raise ReadError(f"{display or path}: a zipped export must hold exactly one .csv, .tsv or .txt file; "
+                            f"this one holds {len(members)} ({listed}).")
+        member = archive.open(members[0])
+        close = member.close
+
+        def close_both() -> None:
+            close()
+            archive.close()
+
+        member.close = close_both  # the archive goes with its member
+        return member
+    return path.open("rb")
+
+
+def _text(path: Path, encoding: str, display: str | None = None) -> io.TextIOWrapper:
+    return io.TextIOWrapper(open_binary(path, display), encoding=encoding, newline="")
 
 
 def detect_encoding(path: Path, display: str | None = None) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), else GB18030 (a superset of GBK,
-    what Excel in China writes). Anything that is none of these is a file-level error naming the file (as
-    `display`, relative to the raw folder, when given) and the byte."""
-    with path.open("rb") as f:
+    """UTF-8 (with or without BOM) or UTF-16 with BOM (Excel's "Unicode text") when the whole file is that;
+    otherwise PER_RECORD: each record is decided on its own, UTF-8 or GBK/GB18030 (what Excel in China writes), and
+    a record that is plausibly neither is set aside (rule `encoding`) rather than read as garbled text."""
+    with open_binary(path, display) as f:
         head = f.read(4)
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+        return "utf-8-sig" if _first_decode_error(path, "utf-8") is None else PER_RECORD
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    failure = _first_decode_error(path, "utf-8")
-    if failure is None:
+    if _first_decode_error(path, "utf-8") is None:
         return "utf-8"
-    if _first_decode_error(path, "gb18030") is None:
-        return "gb18030"
-    raise ReadError(f"{display or path}: unreadable encoding: not UTF-8 ({failure}) and not GBK/GB18030 either. "
-                    "Save the export as UTF-8 CSV.")
+    return "gb18030" if _gbk_throughout(path) else PER_RECORD
+
+
+# Bytes by class, for a quick look at a whole block: L an ASCII letter, H a byte of a character beyond ASCII.
+_CLASSES = bytes(ord("L") if chr(c).isascii() and chr(c).isalpha() else ord("H") if c >= 0x80 else ord(".")
+                 for c in range(256))
+
+
+def _utf8_line(line: bytes) -> bool:
+    """Whether a line is well-formed UTF-8 (without raising for every line that is not)."""
+    if b"\xef\xbf\xbd" in line:  # U+FFFD itself: only a strict decoding can tell
+        try:
+            line.decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            return False
+    return "\ufffd" not in line.decode("utf-8", "replace")
+
+
+def _gbk_throughout(path: Path) -> bool:
+    """Whether every record of the file would be decided GBK (`decide_record`), checked in blocks of whole lines,
+    mostly at C speed: then the file is read as GB18030 in one go, as fast as before records were decided one by
+    one, with the same outcome. True when the file decodes strictly, every character is GBK text, no line where a
+    byte beyond ASCII touches an ASCII letter reads a Latin word as GBK, and no line with text beyond ASCII is
+    well-formed UTF-8 (it may be a UTF-8 record among GBK ones: the record-by-record reading decides)."""
+    with open_binary(path) as f:
+        pending = b""
+        while True:
+            data = f.read(8 << 20)
+            block = pending + data
+            cut = block.rfind(b"\n") + 1 if data else len(block)
+            block, pending = block[:cut], block[cut:]
+            if block:
+                try:
+                    text = block.decode("gb18030")
+                except UnicodeDecodeError:
+                    return False
+                if not _GBK_TEXT.fullmatch(text):
+                    return False
+                classes = block.translate(_CLASSES)
+                check_latin = b"HL" in classes or b"LH" in classes
+                for line in block.split(b"\n"):
+                    if line.isascii():
+                        continue
+                    if _utf8_line(line) or (check_latin and _latin_in_gbk(line)):
+                        return False
+            if not data:
+                return True
 
 
 def _first_decode_error(path: Path, encoding: str) -> str | None:
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
-    with path.open("rb") as f:
+    with open_binary(path) as f:
         try:
             while chunk := f.read(1 << 20):
                 if encoding == "utf-8" and chunk.isascii() and decoder.getstate()[0] == b"":
@@ -125,6 +222,91 @@ def _first_decode_error(path: Path, encoding: str) -> str | None:
         except UnicodeDecodeError as exc:
             return f"byte 0x{exc.object[exc.start]:02x} at offset {offset + exc.start:,}"
     return None
+
+
+# What GBK text in a real export holds besides ASCII: CJK ideographs (and GB18030's extensions), CJK and full-width
+# punctuation, kana, the symbols, box drawing, Greek, Cyrillic and pinyin letters of GB2312's symbol rows.
+_GBK_TEXT = re.compile(
+    "[\t\n\r\x1f\x20-\x7e\u00a4\u00a7\u00a8\u00b0\u00b1\u00b7\u00d7\u00e0-\u00fc\u00f7\u0101-\u01dc"
+    "\u0251\u0261\u02c7-\u02d9\u0391-\u03c9\u0401-\u0451\u2010-\u203b\u20ac\u2103\u2116\u2121"
+    "\u2160-\u217f\u2190-\u2199\u2208-\u22bf\u2312\u2460-\u24ff\u2500-\u25ff\u2605\u2606\u2640\u2642"
+    "\u3000-\u303f\u3040-\u30ff\u3105-\u3129\u3220-\u32a3\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\ufe30-\ufe6b\uff01-\uffe5\U00020000-\U0003134f]*")
+_HIGH_THEN_LETTER = re.compile(rb"[\x81-\xfe][A-Za-z]")
+_LETTER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _latin_in_gbk(data: bytes) -> bool:
+    """Whether a GBK reading of `data` pairs a high byte with an ASCII letter that sits among ASCII letters: how
+    a Latin-1/cp1252 word reads as GBK (`Josée` → `Jos` + 閑, `Müller`), never how Chinese text is written."""
+    if not _HIGH_THEN_LETTER.search(data):
+        return False
+    i, n, after_letter = 0, len(data), False  # after_letter: the character before is an ASCII letter
+    while i < n - 1:
+        if data[i] < 0x80:
+            after_letter = data[i] in _LETTER
+            i += 1
+            continue
+        trail = data[i + 1]
+        if trail in _LETTER and (after_letter or (i + 2 < n and data[i + 2] in _LETTER)):
+            return True
+        after_letter = False
+        i += 4 if 0x30 <= trail <= 0x39 else 2  # GB18030's four-byte sequences have a digit second
+    return False
+
+
+def _utf8_text(text: str) -> bool:
+    """UTF-8 that is text: no C0/C1 control characters but tab and line ends (and the unit separator fields are
+    joined by), no private-use or unassigned code points."""
+    import unicodedata
+
+    return text.isascii() or all(
+        ch in "\t\n\r\x1f" or unicodedata.category(ch) not in ("Cc", "Co", "Cn", "Cs") for ch in text if ord(ch) > 0x7e
+        or ord(ch) < 0x20)
+
+
+def _latin_words(text: str) -> bool:
+    """Every character beyond ASCII is a Latin letter written inside a word of ASCII letters (José, Müller)."""
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            continue
+        if not ("\u00c0" <= ch <= "\u024f" and ch not in "\u00d7\u00f7"):
+            return False
+        if not ((i > 0 and text[i - 1].isascii() and text[i - 1].isalpha())
+                or (i + 1 < len(text) and text[i + 1].isascii() and text[i + 1].isalpha())):
+            return False
+    return True
+
+
+def decide_record(data: bytes) -> str | None:
+    """The encoding of one record of a file that is not UTF-8 throughout: `utf-8`, `gb18030` or None (plausibly
+    neither). GB18030 and Latin-1 decode almost any bytes, so "decodes" is not "fits": GBK must decode strictly
+    *and* give the characters Chinese text is made of, with no Latin word read as ideographs. When both fit, UTF-8
+    wins if its only characters beyond ASCII are accented letters inside Latin words, or it has a character beyond
+    U+07FF and reads as Chinese text or has nothing between U+0080 and U+07FF (GBK bytes that happen to be
+    well-formed UTF-8 that far are improbable); GBK wins otherwise (short GBK text is often well-formed UTF-8 of
+    two-byte characters)."""
+    return _decided(data)[0]
+
+
+def _decided(data: bytes) -> tuple[str | None, str | None]:
+    """(encoding, text) of `decide_record`: the text as that encoding decodes it, so nothing is decoded twice."""
+    if data.isascii():
+        return "utf-8", data.decode("ascii")
+    try:
+        utf8 = data.decode("utf-8")
+        utf8 = utf8 if _utf8_text(utf8) else None
+    except UnicodeDecodeError:
+        utf8 = None
+    try:
+        gbk = data.decode("gb18030")
+        gbk = gbk if _GBK_TEXT.fullmatch(gbk) and not _latin_in_gbk(data) else None
+    except UnicodeDecodeError:
+        gbk = None
+    if utf8 is not None and (gbk is None or _latin_words(utf8) or (any(ord(ch) > 0x7FF for ch in utf8) and (
+            _GBK_TEXT.fullmatch(utf8) or not any(0x7F < ord(ch) <= 0x7FF for ch in utf8)))):
+        return "utf-8", utf8
+    return ("gb18030", gbk) if gbk is not None else (None, None)
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -149,7 +331,14 @@ def clean_header(names: list[str]) -> list[str]:
     return [(n or "").replace("\ufeff", "").strip() for n in names]
 
 
-def _unique_header(path: Path, names: list[str]) -> list[str]:
+def is_reserved(name: str) -> bool:
+    """A name the project gives its own columns (lineage, working and helper columns)."""
+    return bool(_RESERVED.match(name))
+
+
+def _unique_header(path: Path, names: list[str], info: FileInfo | None = None) -> list[str]:
+    """The header checked (every column named, no name twice) with reserved names renamed `vendor_<name>` (the
+    renames are recorded in `info`)."""
     seen: set[str] = set()
     for i, name in enumerate(names):
         if not name:
@@ -157,7 +346,18 @@ def _unique_header(path: Path, names: list[str]) -> list[str]:
         if name.lower() in seen:
             raise ReadError(f"{path}: column `{name}` appears twice in the header.")
         seen.add(name.lower())
-    return names
+    out = []
+    for name in names:
+        if is_reserved(name):
+            new, n = f"vendor_{name}", 2
+            while new.lower() in seen or is_reserved(new):
+                new, n = f"vendor_{name}_{n}", n + 1
+            seen.add(new.lower())
+            if info is not None:
+                info.renamed[name] = new
+            name = new
+        out.append(name)
+    return out
 
 
 def _frame(header: list[str], rows: list[list[str | None]], row_numbers: list[int]) -> pd.DataFrame:
@@ -192,8 +392,20 @@ def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROW
     """`encoding`: what detect_encoding() found for this file already (it reads the whole file), if it was asked."""
     display = display or str(path)
     encoding = encoding or detect_encoding(path, display)
-    with path.open("r", encoding=encoding, newline="") as f:
+    per_record = encoding == PER_RECORD
+    # Per record, the file is read as Latin-1 (one character a byte: the delimiters, quotes and line ends, all ASCII,
+    # are where they are in UTF-8 and GBK alike) and each record's bytes are decoded once its encoding is decided.
+    with _text(path, "latin-1" if per_record else encoding, display) as f:
         first = f.readline()
+        if per_record:
+            if first.startswith("\u00ef\u00bb\u00bf"):
+                first = first[3:]
+            header_encoding = decide_record(first.encode("latin-1"))
+            if header_encoding is None:
+                failure = _first_decode_error(path, "utf-8")
+                raise ReadError(f"{display}: unreadable encoding: the header row is neither UTF-8 ({failure}) nor "
+                                "GBK/GB18030 text. Save the export as UTF-8 CSV.")
+            first = first.encode("latin-1").decode(header_encoding)
         if not first.strip():
             raise ReadError(f"{display}: the file is empty (no header row).")
         if "\x00" in first:
@@ -204,7 +416,12 @@ def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROW
         f.seek(0)
         reader = csv.reader(f, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
         try:
-            header = _unique_header(Path(display), clean_header(next(reader)))
+            names = next(reader)
+            if per_record:
+                if names and names[0].startswith("\u00ef\u00bb\u00bf"):
+                    names[0] = names[0][3:]  # the UTF-8 byte-order mark, read as Latin-1
+                names = [n.encode("latin-1").decode(header_encoding) for n in names]
+            header = _unique_header(Path(display), clean_header(names), info)
         except csv.Error as exc:
             raise ReadError(f"{display}: the header row cannot be parsed: {exc}.") from exc
         if info is not None:
@@ -220,7 +437,8 @@ def read_csv(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROW
             yield from _read_csv_blocks(path, offset, display, header, delimiter, out)
         else:
             state = _Position(row=1)
-            yield from _python_rows(reader, display, header, delimiter, state, out)
+            yield from _python_rows(reader, display, header, delimiter, state, out,
+                                    decode=_record_decoder(delimiter) if per_record else None)
         yield from out.finish()
 
 
@@ -285,9 +503,36 @@ class _Emitter:
             yield self._emit(self.pending_rows)
 
 
+def _record_decoder(delimiter: str):
+    """For a file read per record: a record of Latin-1 fields -> its decoded fields, or a Rejection's (value,
+    message) when it is plausibly neither UTF-8 nor GBK."""
+
+    def decode(record: list[str]) -> list[str] | tuple[str, str]:
+        # The fields joined by a unit separator (ASCII, never part of a GBK character): one decoding a record.
+        joined = "\x1f".join(record)
+        data = joined.encode("latin-1")
+        encoding, text = _decided(data)
+        if encoding is not None and joined.count("\x1f") == len(record) - 1:
+            return text.split("\x1f")
+        if encoding is None:
+            data = delimiter.join(record).encode("latin-1")
+            try:
+                data.decode("utf-8")
+                why = "it decodes as UTF-8 but not as text"
+            except UnicodeDecodeError as exc:
+                why = f"byte 0x{data[exc.start]:02x} at position {exc.start + 1} is not UTF-8"
+            return (_preview(data.decode("utf-8", errors="backslashreplace")),
+                    f"the row is neither UTF-8 nor GBK text ({why}; Latin-1/Windows-1252 or another encoding?): the "
+                    "file mixes encodings. Save the export as UTF-8 CSV")
+        return [v.encode("latin-1").decode(encoding) for v in record]
+
+    return decode
+
+
 def _python_rows(reader, display: str, header: list[str], delimiter: str, state: _Position,
-                 out: _Emitter) -> Iterator[Chunk]:
-    """Python's strict csv reader over `reader` (the reference every CSV row is read by, or checked against)."""
+                 out: _Emitter, decode=None) -> Iterator[Chunk]:
+    """Python's strict csv reader over `reader` (the reference every CSV row is read by, or checked against).
+    `decode`: for a file read per record, what turns each record into text (or says why it cannot)."""
     width = len(header)
     rows: list[list[str | None]] = []
     numbers: list[int] = []
@@ -310,6 +555,12 @@ def _python_rows(reader, display: str, header: list[str], delimiter: str, state:
             # A blank line is not a row (Excel leaves them at the end of exports), nor is a line of empty
             # fields (`,,,,`: how Excel writes an empty row of the sheet), as in an .xlsx.
             continue
+        if decode is not None:
+            decoded = decode(record)
+            if isinstance(decoded, tuple):
+                out.rejections.append(Rejection(display, row, None, "encoding", *decoded))
+                continue
+            record = decoded
         if len(record) != width:
             out.rejections.append(Rejection(
                 display, row, None, "field_count", _preview(delimiter.join(record)),
@@ -335,7 +586,7 @@ def _read_csv_blocks(path: Path, offset: int, display: str, header: list[str], d
     from closedloop import fastcsv
 
     state = _Position(row=1, lines_before=1)
-    with path.open("rb") as f:
+    with open_binary(path, display) as f:
         for block in fastcsv.blocks(f, offset):
             if block.overflow:
                 yield from _python_to_end(path, block.offset, display, header, delimiter, state, out)
@@ -404,7 +655,7 @@ def _python_region(data: bytes, start: int, last: bool, display: str, header: li
 
 def _python_to_end(path: Path, offset: int, display: str, header: list[str], delimiter: str, state: _Position,
                    out: _Emitter) -> Iterator[Chunk]:
-    with path.open("rb") as raw:
+    with open_binary(path, display) as raw:
         raw.seek(offset)
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         reader = csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
@@ -456,54 +707,147 @@ def _cell_text(value: object) -> str | None:
     return text if text != "" else None
 
 
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of an .xlsx holds a formula (an `<f>` element), read as a stream: only then is the
+    workbook read a second time for the formulas whose values were never saved."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                    continue
+                with archive.open(name) as member:
+                    tail = b""
+                    while block := member.read(1 << 20):
+                        if _FORMULA_TAG.search(tail + block):
+                            return True
+                        tail = block[-16:]
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return True  # let openpyxl say what is wrong
+    return False
+
+
+def _formula_text(value: object) -> str | None:
+    text = getattr(value, "text", value)  # an array formula is an object holding its text
+    return text if isinstance(text, str) and text.startswith("=") else None
+
+
+def _sheet_rows(display: str, header: list[str], rows: Iterator[tuple[list[object], list[object] | None]],
+                chunk_rows: int) -> Iterator[Chunk]:
+    """Rows of a worksheet after its header (row 2 on), each with its formulas (or None when none was read), as
+    chunks: empty sheet rows skipped, values beyond the header, NULs, over-long values and formulas whose value was
+    never saved set aside."""
+    width = len(header)
+    kept: list[list[str | None]] = []
+    numbers: list[int] = []
+    rejections: list[Rejection] = []
+    for row, (cells, formulas) in enumerate(rows, start=2):
+        texts = [_cell_text(v) for v in cells]
+        unsaved = [(i, f) for i, (v, f) in enumerate(zip(cells, formulas or (), strict=False))
+                   if v is None and _formula_text(f)] if formulas else []
+        if all(t is None for t in texts) and not unsaved:
+            continue
+        extra = [t for t in texts[width:] if t is not None]
+        if extra:
+            rejections.append(Rejection(display, row, None, "field_count", _preview(" | ".join(extra)),
+                                        f"values beyond the {width} header columns"))
+            continue
+        if unsaved:
+            rejections += [Rejection(display, row, header[i] if i < width else None, "formula_without_value",
+                                     _preview(_formula_text(f)),
+                                     "a formula whose result was never saved in the file (written by a program, not "
+                                     "Excel?): open and save it in Excel, or paste the values, and export again")
+                           for i, f in unsaved]
+            continue
+        texts = (texts + [None] * width)[:width]
+        bad = _check_values(display, row, header, texts)
+        if bad is not None:
+            rejections.append(bad)
+            continue
+        kept.append(texts)
+        numbers.append(row)
+        if len(kept) >= chunk_rows:
+            yield Chunk(_frame(header, kept, numbers), rejections)
+            kept, numbers, rejections = [], [], []
+    yield Chunk(_frame(header, kept, numbers), rejections)
+
+
+def _sheet_header(display: str, first: list[object] | tuple | None, info: FileInfo | None, kind: str) -> list[str]:
+    if first is None or all(v is None or v == "" for v in first):
+        raise ReadError(f"{display}: the first worksheet is empty (no header row).")
+    header = [_cell_text(v) or "" for v in first]
+    while header and not header[-1]:
+        header.pop()
+    header = _unique_header(Path(display), clean_header(header), info)
+    if info is not None:
+        info.encoding, info.delimiter, info.header = kind, None, header
+    return header
+
+
 def read_xlsx(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
               info: FileInfo | None = None) -> Iterator[Chunk]:
-    """The first worksheet; row 1 is the header."""
+    """The first worksheet; row 1 is the header. Cells hold the values Excel saved; a workbook with formulas is
+    also read for its formulas (streamed alongside, so memory stays one row), to report a formula without a saved
+    value instead of loading an empty cell."""
     from openpyxl import load_workbook
 
     display = display or str(path)
+    opened = []
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several types for a damaged or mislabelled file
-        raise ReadError(f"{display}: cannot be opened as an Excel workbook: {exc}") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        first = next(values, None)
-        if first is None or all(v is None for v in first):
-            raise ReadError(f"{display}: the first worksheet is empty (no header row).")
-        header = [_cell_text(v) or "" for v in first]
-        while header and not header[-1]:
-            header.pop()
-        header = _unique_header(Path(display), clean_header(header))
-        if info is not None:
-            info.encoding, info.delimiter, info.header = "xlsx", None, header
-        width = len(header)
-        rows: list[list[str | None]] = []
-        numbers: list[int] = []
-        rejections: list[Rejection] = []
-        for row, cells in enumerate(values, start=2):
-            texts = [_cell_text(v) for v in cells]
-            if all(t is None for t in texts):
-                continue
-            extra = [t for t in texts[width:] if t is not None]
-            if extra:
-                rejections.append(Rejection(display, row, None, "field_count", _preview(" | ".join(extra)),
-                                            f"values beyond the {width} header columns"))
-                continue
-            texts = (texts + [None] * width)[:width]
-            bad = _check_values(display, row, header, texts)
-            if bad is not None:
-                rejections.append(bad)
-                continue
-            rows.append(texts)
-            numbers.append(row)
-            if len(rows) >= chunk_rows:
-                yield Chunk(_frame(header, rows, numbers), rejections)
-                rows, numbers, rejections = [], [], []
-        yield Chunk(_frame(header, rows, numbers), rejections)
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+            opened.append(workbook)
+            formulas_book = load_workbook(path, read_only=True, data_only=False) if _has_formulas(path) else None
+            if formulas_book is not None:
+                opened.append(formulas_book)
+        except Exception as exc:  # openpyxl raises several types for a damaged or mislabelled file
+            raise ReadError(f"{display}: cannot be opened as an Excel workbook: {exc}") from exc
+        values = workbook.worksheets[0].iter_rows(values_only=True)
+        formulas = formulas_book.worksheets[0].iter_rows(values_only=True) if formulas_book is not None else None
+        header = _sheet_header(display, next(values, None), info, "xlsx")
+        if formulas is not None:
+            next(formulas, None)
+        rows = ((list(cells), list(next(formulas, ()) or ()) if formulas is not None else None) for cells in values)
+        yield from _sheet_rows(display, header, rows, chunk_rows)
     finally:
-        workbook.close()
+        for book in opened:
+            book.close()
+
+
+def read_calamine(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
+                  info: FileInfo | None = None) -> Iterator[Chunk]:
+    """Legacy Excel (.xls, what many Chinese systems still export) and OpenDocument (.ods), read by
+    python-calamine: the first worksheet, its first row the header, rows numbered as Excel shows them."""
+    from python_calamine import CalamineWorkbook
+
+    display = display or str(path)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises its own errors, and ValueError/OSError, for a damaged file
+        raise ReadError(f"{display}: cannot be opened as a spreadsheet (.xls/.ods): {exc}") from exc
+    cells = iter([[None if v == "" else v for v in r] for r in rows])
+    header = _sheet_header(display, next(cells, None), info, "spreadsheet")
+    yield from _sheet_rows(display, header, ((r, None) for r in cells), chunk_rows)
+
+
+def _arrow_text(column: pa.ChunkedArray) -> list[str | None]:
+    """A Parquet column as text, straight from Arrow: integers and decimals keep every digit (pandas would
+    turn an int64 column with a null into float64, and 987654321098765432 into 987654321098765440)."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return [v if v != "" else None for v in column.to_pylist()]
+    if pa.types.is_integer(kind):
+        return column.cast(pa.string()).to_pylist()
+    return [None if v is None else _cell_text(v) for v in column.to_pylist()]
 
 
 def read_parquet(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
@@ -515,40 +859,99 @@ def read_parquet(path: Path, display: str | None = None, chunk_rows: int = CHUNK
         parquet = pq.ParquetFile(path)
     except Exception as exc:
         raise ReadError(f"{display}: cannot be read as Parquet: {exc}") from exc
-    header = _unique_header(Path(display), clean_header(list(parquet.schema_arrow.names)))
+    header = _unique_header(Path(display), clean_header(list(parquet.schema_arrow.names)), info)
     if info is not None:
         info.encoding, info.delimiter, info.header = "parquet", None, header
     start = 1
-    for batch in parquet.iter_batches(batch_size=chunk_rows):
-        frame = batch.to_pandas(types_mapper=None)
-        frame.columns = header
-        rows, numbers, rejections = [], [], []
-        for i, record in enumerate(zip(*(frame[c].map(_cell_text, na_action="ignore") for c in header), strict=True)):
-            values = [None if (v is None or v != v) else str(v) for v in record]
-            bad = _check_values(display, start + i, header, values)
-            if bad is not None:
-                rejections.append(bad)
-                continue
-            rows.append(values)
-            numbers.append(start + i)
-        start += len(frame)
-        yield Chunk(_frame(header, rows, numbers), rejections)
+    try:
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            columns = [_arrow_text(batch.column(i)) for i in range(batch.num_columns)]
+            rows, numbers, rejections = [], [], []
+            for i, values in enumerate(zip(*columns, strict=True)):
+                values = list(values)
+                bad = _check_values(display, start + i, header, values)
+                if bad is not None:
+                    rejections.append(bad)
+                    continue
+                rows.append(values)
+                numbers.append(start + i)
+            start += batch.num_rows
+            yield Chunk(_frame(header, rows, numbers), rejections)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReadError(f"{display}: cannot be read as Parquet: {exc}") from exc
     if parquet.metadata.num_rows == 0:
         yield Chunk(_frame(header, [], []), [])
 
 
+def file_kind(name: str) -> str | None:
+    """`csv` (also compressed), `xlsx`, `calamine` (.xls, .ods) or `parquet` by a file's name; None when closedloop
+    does not read it."""
+    name = name.lower()
+    if name.endswith(COMPRESSED):
+        name = name.rsplit(".", 1)[0]
+        return "csv" if name.endswith(TEXT_SUFFIXES) else None
+    if name.endswith(TEXT_SUFFIXES):
+        return "csv"
+    return {".xlsx": "xlsx", ".xls": "calamine", ".ods": "calamine", ".parquet": "parquet"}.get(Path(name).suffix)
+
+
+def check_readable(path: Path, display: str) -> None:
+    """A part must be a regular file closedloop can open: a dangling symbolic link, a link loop, a FIFO, a folder or
+    a file without read permission raises ReadError naming it (never silently skipped, never a hang)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        target = os.readlink(path) if path.is_symlink() else "?"
+        raise ReadError(f"{display}: is a symbolic link to {target}, which does not exist.") from exc
+    except OSError as exc:
+        raise ReadError(f"{display}: cannot be read: {exc.strerror or exc} (a symbolic link loop?).") from exc
+    if not stat.S_ISREG(mode):
+        what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file")
+        raise ReadError(f"{display}: is {what}, not a file; closedloop reads only regular files. Move it out of the "
+                        "raw folder or replace it with the export.")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ReadError(f"{display}: cannot be opened: {exc.strerror or exc}. Give closedloop read access to it.") \
+            from exc
+
+
 def read_file(path: Path, display: str | None = None, chunk_rows: int = CHUNK_ROWS,
               info: FileInfo | None = None, encoding: str | None = None) -> Iterator[Chunk]:
-    """Dispatch on the suffix: .csv/.tsv/.txt (delimiter sniffed; `encoding` when known already), .xlsx,
-    .parquet."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        return read_xlsx(path, display, chunk_rows, info)
-    if suffix == ".parquet":
-        return read_parquet(path, display, chunk_rows, info)
-    if suffix in (".csv", ".tsv", ".txt"):
-        return read_csv(path, display, chunk_rows, info, encoding=encoding)
-    raise ReadError(f"{display or path}: unsupported file type `{suffix}` (use .csv, .xlsx or .parquet).")
+    """Dispatch on the name: .csv/.tsv/.txt, also .gz or a one-file .zip (delimiter sniffed; `encoding` when known
+    already), .xlsx, .xls/.ods, .parquet. Any failure to read the file (permissions, a truncated archive, a
+    damaged workbook) is a ReadError naming it."""
+    display = display or str(path)
+    kind = file_kind(path.name)
+    if kind is None:
+        raise ReadError(f"{display}: unsupported file type (closedloop reads {FORMATS}).")
+    check_readable(path, display)
+    if kind == "xlsx":
+        chunks = read_xlsx(path, display, chunk_rows, info)
+    elif kind == "calamine":
+        chunks = read_calamine(path, display, chunk_rows, info)
+    elif kind == "parquet":
+        chunks = read_parquet(path, display, chunk_rows, info)
+    else:
+        chunks = read_csv(path, display, chunk_rows, info, encoding=encoding)
+    return _guarded(chunks, display)
+
+
+def _guarded(chunks: Iterator[Chunk], display: str) -> Iterator[Chunk]:
+    """The chunks, with any failure of reading the file (an I/O error, a truncated archive, damaged XML inside a
+    workbook …) as one ReadError naming it: a file never makes a traceback."""
+    try:
+        yield from chunks
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (the readers' libraries raise many types for a damaged file)
+        reason = getattr(exc, "strerror", None) or str(exc).split("\n")[0] or type(exc).__name__
+        raise ReadError(f"{display}: cannot be read: {reason}.") from exc
+    finally:
+        chunks.close()
 
 
 def read_header(path: Path, display: str | None = None) -> list[str]:
@@ -559,8 +962,10 @@ def read_header(path: Path, display: str | None = None) -> list[str]:
 def read_info(path: Path, display: str | None = None) -> FileInfo:
     """The column names of a file, its encoding and delimiter (CSV), without reading its rows."""
     info = FileInfo(path)
-    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        for _ in read_csv(path, display, info=info, header_only=True):
+    display = display or str(path)
+    if file_kind(path.name) == "csv":
+        check_readable(path, display)
+        for _ in _guarded(read_csv(path, display, info=info, header_only=True), display):
             pass
         return info
     chunks = read_file(path, display, chunk_rows=1, info=info)
@@ -578,5 +983,5 @@ def read_all(path: Path, display: str | None = None) -> tuple[pd.DataFrame, list
     return pd.concat(frames, ignore_index=True), rejections
 
 
-__all__ = ["Chunk", "FileInfo", "ReadError", "Rejection", "read_all", "read_file", "read_header", "ROW", "FILE",
-           "SUFFIXES"]
+__all__ = ["Chunk", "FileInfo", "ReadError", "Rejection", "check_readable", "file_kind", "is_reserved", "read_all",
+           "read_file", "read_header", "ROW", "FILE", "FORMATS", "SUFFIXES"]

@@ -5,7 +5,7 @@ never care which it was."""
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +14,17 @@ import numpy as np
 import pyarrow as pa
 
 from closedloop import contract
-from closedloop.readers import CHUNK_ROWS, FILE, SUFFIXES, Chunk, read_file, read_info
+from closedloop.readers import (
+    CHUNK_ROWS,
+    FILE,
+    FORMATS,
+    Chunk,
+    ReadError,
+    check_readable,
+    file_kind,
+    read_file,
+    read_info,
+)
 
 
 class SourceError(Exception):
@@ -32,6 +42,8 @@ class TableInput:
     # can read them again, in chunks of any size.
     paths: list[Path] = field(default_factory=list)
     encodings: list[str | None] = field(default_factory=list)
+    # For the report: vendor columns kept under another name (their names are the project's lineage/working ones).
+    notices: list[str] = field(default_factory=list)
 
     def chunks_of(self, chunk_rows: int) -> Iterator[Chunk]:
         """The chunks, at most `chunk_rows` rows each where the input allows choosing (its own files)."""
@@ -42,24 +54,70 @@ class TableInput:
             yield from self.chunks()
 
 
-def discover(raw_dir: Path, table: contract.Table) -> list[Path]:
-    """Files of one table: `leads.csv`, `leads_2026-11-01.csv`, `leads_0001.parquet`, `leads.xlsx` … in its
-    family folder, in name order (the order later rows win on duplicate keys)."""
+def _looks_like_part(name: str, table: contract.Table, siblings: list[str]) -> bool:
+    """`leads.csv`, `leads_2026-11.xlsx`, `leads-3.whatever`, `leads.csv.bak`: the table's name, then nothing or a
+    `_`, `-` or `.`; not a sibling table whose name extends it (`campaigns*` is not `campaign_spend*`), not hidden,
+    not an Excel lock file."""
+    lower, own = name.lower(), table.name.lower()
+    if name.startswith((".", "~$")) or not (lower == own or (lower.startswith(own) and lower[len(own)] in "_-.")):
+        return False
+    return not any(lower.startswith(s.lower()) and len(s) > len(table.name) for s in siblings)
+
+
+def scan(raw_dir: Path, table: contract.Table) -> tuple[list[Path], list[str]]:
+    """(parts, ignored): the files of one table in its family folder, in name order (the order later rows win on
+    duplicate keys), and the entries named like a part of it in a format closedloop does not read, each as
+    "display: why" for the report. A part that cannot be read (a dangling or looping symbolic link, a FIFO, a folder,
+    no read permission) raises SourceError naming it: it is plainly data of the table, so it is never skipped."""
     folder = raw_dir / table.family
-    if not folder.is_dir():
-        return []
+    try:
+        if not folder.is_dir():
+            if folder.is_symlink() or folder.exists():
+                check_readable(folder, table.family)  # a dangling or looping link explains itself
+            return [], []
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except ReadError as exc:
+        raise SourceError(str(exc)) from exc
+    except OSError as exc:
+        raise SourceError(f"{table.family}: the folder cannot be read: {exc.strerror or exc}.") from exc
     siblings = [t.name for t in contract.tables() if t.family == table.family and t.name != table.name]
-    suffixes = "|".join(s.lstrip(".") for s in SUFFIXES)
-    pattern = re.compile(rf"^{re.escape(table.name)}(?:[_\-.].*)?\.({suffixes})$", re.IGNORECASE)
-    found = []
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or not pattern.match(path.name) or path.name.startswith((".", "~$")):
+    parts, ignored = [], []
+    for entry in entries:
+        if not _looks_like_part(entry.name, table, siblings):
             continue
-        # `campaigns*` must not swallow a sibling table whose name extends it (`campaign_spend`).
-        if any(path.name.lower().startswith(s.lower()) and len(s) > len(table.name) for s in siblings):
+        path = folder / entry.name
+        display = str(path.relative_to(raw_dir))
+        if file_kind(entry.name) is None:
+            suffixes = Path(entry.name).suffixes
+            suffix = "".join(suffixes[-2:] if suffixes[-1:] in ([".gz"], [".zip"]) else suffixes[-1:]) or "(none)"
+            ignored.append(f"{display}: named like a part of `{table.key}` but its type `{suffix}` is not one "
+                           f"closedloop reads ({FORMATS}); not read")
             continue
-        found.append(path)
-    return found
+        try:
+            check_readable(path, display)
+        except ReadError as exc:
+            raise SourceError(f"{exc} It is named like a part of table `{table.key}`.") from exc
+        parts.append(path)
+    return parts, ignored
+
+
+def discover(raw_dir: Path, table: contract.Table) -> list[Path]:
+    """Files of one table: `leads.csv`, `leads_2026-11-01.csv.gz`, `leads_0001.parquet`, `leads.xls` … in its
+    family folder, in name order (see `scan`)."""
+    return scan(raw_dir, table)[0]
+
+
+def ignored_files(raw_dir: Path) -> dict[str, list[str]]:
+    """Per table key, the entries named like its parts that are not read (see `scan`), for tables that have any."""
+    out = {}
+    for table in contract.tables():
+        try:
+            ignored = scan(raw_dir, table)[1]
+        except SourceError:
+            continue  # the table's own reading raises it
+        if ignored:
+            out[table.key] = ignored
+    return out
 
 
 def missing_columns_message(display: str, table: contract.Table, header: list[str], missing: list[str]) -> str:
@@ -94,10 +152,12 @@ def file_input(raw_dir: Path, table: contract.Table) -> TableInput | None:
     if not paths:
         return None
     displays = [str(p.relative_to(raw_dir)) for p in paths]
-    encodings = []
+    encodings, notices = [], []
     for path, display in zip(paths, displays, strict=True):
         info = read_info(path, display)
         header = info.header
+        notices += [f"{display}: vendor column `{old}` kept as `{new}` (`{old}` is a name closedloop gives its own "
+                    "columns)" for old, new in info.renamed.items()]
         encodings.append(info.encoding if info.delimiter else None)
         lower = {h.lower() for h in header}
         missing = [c for c in table.required_columns if c not in lower]
@@ -108,7 +168,7 @@ def file_input(raw_dir: Path, table: contract.Table) -> TableInput | None:
         for path, display, encoding in zip(paths, displays, encodings, strict=True):
             yield from _renamed_chunks(path, display, table, encoding=encoding)
 
-    return TableInput(table, displays, chunks, paths=paths, encodings=encodings)
+    return TableInput(table, displays, chunks, paths=paths, encodings=encodings, notices=notices)
 
 
 def default_inputs(raw_dir: Path) -> dict[str, TableInput]:

@@ -39,8 +39,12 @@
     cast(cast({{ cl_text(col) }} as double) as integer)
 {%- endmacro %}
 
+{# Whole digits cast straight to bigint: through double, 987654321098765432 would become 987654321098765440. #}
 {% macro cl_bigint(col) -%}
-    cast(cast({{ cl_text(col) }} as double) as bigint)
+    case
+        when regexp_matches({{ cl_text(col) }}, '^[+-]?[0-9]+$') then cast({{ cl_text(col) }} as bigint)
+        else cast(cast({{ cl_text(col) }} as double) as bigint)
+    end
 {%- endmacro %}
 
 {% macro cl_boolean(col) -%}

@@ -179,9 +179,6 @@ TABLE_ERRORS = [
          write(USERS, csv_text(USERS_HEADER, MINIMAL_USERS, delimiter=":")),
          error=r"crm/users\.csv: required column\(s\) user_id, user_name, department_id, role missing for table "
                r"`crm/users`.*read as a single column"),
-    Case("undecodable_encoding", "crm/users.csv with bytes that are neither UTF-8 nor GBK/GB18030 (0xFF)",
-         write(USERS, line(USERS_HEADER).encode() + b"U1,\xff\xfe\xfd,D1,sales\n"),
-         error=r"crm/users\.csv: unreadable encoding: not UTF-8 \(byte 0xff at offset 40\) and not GBK/GB18030"),
     Case("utf16_without_bom", "crm/users.csv in UTF-16 LE without its byte-order mark",
          write(USERS, csv_text(USERS_HEADER, MINIMAL_USERS), encoding="utf-16-le"),
          error=r"crm/users\.csv: unreadable encoding: the header row contains NUL bytes \(UTF-16 without a "
@@ -413,6 +410,11 @@ ROWS = [
          landed={("crm/opportunities", "amount"): [D("100000.00"), D("50000.00"), D("80000.50"), D("10.25")]}),
 ]
 
+# The ingest lane's cases (issue 13): mixed encodings, integers, formulas, formats, unreadable parts, lineage.
+from corpus.cases_ingest import ROWS_INGEST, TABLE_ERRORS_INGEST  # noqa: E402
+
+TABLE_ERRORS += TABLE_ERRORS_INGEST
+ROWS += ROWS_INGEST
 CASES = TABLE_ERRORS + ROWS
 from corpus.cases_ops import CASES_OPS  # noqa: E402 - issue 13, ops lane (uses the building blocks above)
 
