@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from browser_helpers import CHROMIUM, LANG_QUERY, PAGES, App, exception_count, launch, open_page, screenshot, wait_idle  # noqa: E402,I001
+from browser_helpers import (  # noqa: E402,I001
+    CHROMIUM, LANG_QUERY, PAGES, STALE_ICON, App, exception_count, launch, open_page, screenshot, wait_idle)
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
@@ -96,9 +97,9 @@ def test_every_page_loads_without_an_exception(server, page, name, lang):
     open_page(page, server.url, "" if name == "overview" else name, LANG_QUERY[lang])
     assert exception_count(page) == 0
     # The Data page's stale-source callout is an error by design (the sample ends 2026-10-31, weeks before any
-    # run of this suite); the icon's name leads its text. Any other error callout is a failure.
+    # run of this suite); its icon leads its text. Any other error callout is a failure.
     errors = alerts(page, "Error")
-    assert [e for e in errors if not e.startswith("history")] == []
+    assert [e for e in errors if not e.startswith(STALE_ICON)] == []
     assert bool(errors) == (name == "data")
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert ("Data as of" if lang == "en" else "数据截至") in main

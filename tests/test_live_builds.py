@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, LANG_QUERY, App, exception_count, launch, open_page
+from browser_helpers import CHROMIUM, LANG_QUERY, STALE_ICON, App, exception_count, launch, open_page
 
 REPO = Path(__file__).resolve().parent.parent
 MINIMAL = Path(__file__).parent / "fixtures" / "minimal_export"
@@ -61,7 +61,7 @@ class Observer:
         open_page(self.page, self.url, path, LANG_QUERY["en"])
         main = self.page.locator('[data-testid="stMain"]').inner_text()
         errors = [e for e in self.page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
-                  if not e.startswith("history")]  # the stale-source callout (the sample is weeks old)
+                  if not e.startswith(STALE_ICON)]  # the stale-source callout (the sample is weeks old)
         shown = None
         if path == "data":
             match = re.search(r"Rows read ([\d,]+)", main)
