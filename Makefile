@@ -12,7 +12,7 @@ PORT     ?= 8501
 RAW      := $(DATA)/raw
 WAREHOUSE := $(DATA)/warehouse.duckdb
 
-.PHONY: demo test lint venv clean docs chromium
+.PHONY: demo test test-fast lint venv clean docs chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -36,9 +36,18 @@ chromium:
 	  echo "Installing Debian's chromium and CJK fonts for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# Two workers, whole files each (module fixtures build once); the sample and defects builds are shared by both.
+PYTEST   := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# The quick loop while developing: everything but the browser suites and the tests that build warehouses of
+# their own. CI and `make test` run the full set.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(PYTEST) -m "not browser and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -149,6 +149,11 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
     # dbt's log goes beside the warehouse, not into the checkout.
     common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet",
               "--log-path", str(warehouse.parent / "logs")]
+    # Compiled SQL, manifest and partial-parse state go beside the database dbt writes (for a build, the
+    # warehouse's `.building/`, which the build lock makes one writer's at a time), so two builds of different
+    # warehouses from one checkout never overwrite each other's target/. DBT_TARGET_PATH still wins (bench/).
+    if target_path is None and not os.environ.get("DBT_TARGET_PATH"):
+        target_path = warehouse.parent / "target"
     if target_path is not None:
         common += ["--target-path", str(target_path)]
     # dbt logs to a file beside the warehouse: on a full disk each log line would print a "Logging error" traceback;
@@ -438,7 +443,8 @@ def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:
     print(f"Writing the dbt docs of {warehouse}: parsing the project, compiling every node, reading the catalog",
           file=out, flush=True)
     shutil.copyfile(warehouse, scratch)
-    result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out)
+    result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out,
+                     target_path=PROJECT_DIR / "target")
     scratch.unlink(missing_ok=True)
     if not result.success:
         raise BuildError(_failure_paragraph(result))

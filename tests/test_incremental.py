@@ -23,6 +23,8 @@ import duckdb
 import pytest
 from incremental_day import append_day
 
+pytestmark = pytest.mark.slow  # builds warehouses of its own: `make test-fast` leaves it out
+
 SCALE = 0.3
 SEED = 11
 DAY = date(2026, 11, 1)

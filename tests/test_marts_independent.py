@@ -267,6 +267,7 @@ def _mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
 
 
+@pytest.mark.slow
 def test_rebuild_gives_identical_marts(sample, wh: duckdb.DuckDBPyConnection, tmp_path) -> None:
     from closedloop.build import build
 

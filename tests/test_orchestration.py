@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds warehouses of its own: `make test-fast` leaves it out
+
 dg = pytest.importorskip("dagster", reason="the optional `dagster` extra is not installed")
 
 MINIMAL = Path(__file__).parent / "fixtures" / "minimal_export"

@@ -17,6 +17,8 @@ import pytest
 
 from closedloop.build import build
 
+pytestmark = pytest.mark.slow  # builds warehouses of its own: `make test-fast` leaves it out
+
 REALDATA = Path(__file__).parent / "fixtures" / "realdata"
 MAVEN = REALDATA / "maven_crm_sales_opportunities"
 OLIST = REALDATA / "olist_marketing_funnel"
