@@ -449,7 +449,9 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, dt.time):
         return value.isoformat()
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        # The number as Excel shows it: 15 significant digits, never an exponent (0.1+0.2 is 0.3, not
+        # 0.30000000000000004, which the amount rule would set aside for its decimals; 1e-05 is 0.00001).
+        return str(int(value)) if value.is_integer() else format(Decimal(format(value, ".15g")), "f")
     if isinstance(value, Decimal):
         return format(value, "f")
     text = str(value)

@@ -16,31 +16,202 @@
     lower({{ cl_text(col) }})
 {%- endmacro %}
 
-{# Timestamps become business-local `timestamp`s. An offset-less value already is business time (SPEC §3);
-   one with an offset (Z, +08:00, -0500) is converted. Written without the session's TimeZone, because staging
-   views are evaluated in whatever session reads them. #}
-{% macro cl_timestamp(col) -%}
+{# Timestamps become business-local `timestamp`s (var `timezone`). A value without a zone already is business time
+   (the input contract); one with a zone is converted, when the zone can be resolved without guessing:
+     - `Z`, `UTC`, `GMT`, `UT`, and UTC offsets however written after a time (`+08:00`, `+0800`, `+08`, `-5`,
+       `UTC+8`, `GMT+08:00`, `GMT -05:00`: the sign as people write it, east of Greenwich is +);
+     - IANA names (`Asia/Shanghai`, `Europe/Berlin`, `America/New_York`, daylight saving time included), resolved
+       by DuckDB's ICU time-zone data; a name it does not know is `unknown_timezone`;
+     - the abbreviations with one meaning in `cl_timezone_resolved` below (JST, CET, EDT …);
+     - any abbreviation the project names in var `timezone_abbreviations` (e.g. `{CST: "+08:00"}` to read CST as
+       China Standard Time); that var wins over the built-in list.
+   Abbreviations with several meanings (CST: China, US Central or Cuba; IST; BST; PST …) and `Etc/GMT+8` (whose
+   sign is the reverse of what people mean) are never guessed: `ambiguous_timezone`. Any other zone text is
+   `unknown_timezone`. A value whose business date lies outside var `min_plausible_date`..`max_plausible_date` is
+   `implausible_date` (a typo'd year; no date spine may stretch over millennia).
+   Each typing macro (cl_timestamp, cl_date, cl_amount, cl_integer, cl_bigint) raises a conversion error for a
+   value it will not type, so validation's `try()` makes it null; the matching `*_issue` macro names the rule
+   (`rule: detail`) for the failures that are not plain type errors. Written without the session's TimeZone,
+   because the expressions run in whatever session evaluates them. #}
+
+{# A value with no zone: date, optional time; the common case, typed without looking for a zone. #}
+{% macro cl_local_timestamp_pattern() -%}
+    '[+-]?[0-9]{1,6}[-/][0-9]{1,2}[-/][0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?'
+{%- endmacro %}
+
+{# The zone written at the end of a value: letters after a digit or a blank (UTC, GMT+8, CST, America/New_York,
+   Z), or a signed offset after a time (`…:00+08:00`, `…:00 -0500`); '' when there is none. #}
+{% macro cl_timezone_text(t) -%}
+    regexp_replace(regexp_replace(regexp_extract({{ t }},
+        '([0-9\s]\s*[A-Za-z][A-Za-z0-9_/+\-]*(\s*[+-][0-9]{1,2}(:?[0-9]{2})?)?|:[0-9]{2}([.,][0-9]+)?\s*[+-][0-9]{1,2}(:?[0-9]{2})?)$',
+        1), '^[0-9:.,\s]+', ''), '\s', '', 'g')
+{%- endmacro %}
+
+{# What ICU is given for a zone: `UTC`, `GMT+08:00`-style offsets, an IANA name, or, for a zone this project will
+   not guess, text starting with `?` that no cast accepts: `?ambiguous: <meanings>` or `?unknown`. #}
+{% macro cl_timezone_resolved(zone) -%}
+    {%- set z = 'upper(' ~ zone ~ ')' -%}
+    {%- set unambiguous = {
+        'JST': '+09:00', 'KST': '+09:00', 'HKT': '+08:00', 'SGT': '+08:00', 'AWST': '+08:00', 'WIB': '+07:00',
+        'ICT': '+07:00', 'MSK': '+03:00', 'EET': '+02:00', 'EEST': '+03:00', 'CET': '+01:00', 'CEST': '+02:00',
+        'WET': '+00:00', 'WEST': '+01:00', 'AEST': '+10:00', 'AEDT': '+11:00', 'ACST': '+09:30', 'ACDT': '+10:30',
+        'NZST': '+12:00', 'NZDT': '+13:00', 'EST': '-05:00', 'EDT': '-04:00', 'MDT': '-06:00', 'PDT': '-07:00',
+        'AKST': '-09:00', 'AKDT': '-08:00', 'HST': '-10:00', 'CAT': '+02:00', 'EAT': '+03:00',
+        'WAT': '+01:00', 'PKT': '+05:00', 'NPT': '+05:45'} -%}
+    {%- set ambiguous = {
+        'CST': 'China Standard Time (UTC+08:00), US Central Standard Time (UTC-06:00) or Cuba Standard Time (UTC-05:00)',
+        'CDT': 'US Central Daylight Time (UTC-05:00) or Cuba Daylight Time (UTC-04:00)',
+        'IST': 'India Standard Time (UTC+05:30), Irish Standard Time (UTC+01:00) or Israel Standard Time (UTC+02:00)',
+        'BST': 'British Summer Time (UTC+01:00) or Bangladesh Standard Time (UTC+06:00)',
+        'PST': 'US Pacific Standard Time (UTC-08:00) or Philippine Standard Time (UTC+08:00)',
+        'MST': 'US Mountain Standard Time (UTC-07:00) or Malaysia Standard Time (UTC+08:00)',
+        'AST': 'Atlantic Standard Time (UTC-04:00) or Arabia Standard Time (UTC+03:00)',
+        'ADT': 'Atlantic Daylight Time (UTC-03:00) or Arabia Daylight Time (UTC+04:00)',
+        'SST': 'Samoa Standard Time (UTC-11:00) or Singapore Standard Time (UTC+08:00)',
+        'GST': 'Gulf Standard Time (UTC+04:00) or South Georgia Time (UTC-02:00)',
+        'ECT': 'Ecuador Time (UTC-05:00) or Eastern Caribbean Time (UTC-04:00)',
+        'AMT': 'Amazon Time (UTC-04:00) or Armenia Time (UTC+04:00)'} -%}
+    {%- set chosen = var('timezone_abbreviations', {}) or {} -%}
     case
-        when regexp_matches({{ cl_text(col) }}, '[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
-            then timezone('{{ var("timezone") }}', cast({{ cl_text(col) }} as timestamptz))
-        else cast({{ cl_text(col) }} as timestamp)
+        when {{ z }} in ('Z', 'UTC', 'GMT', 'UT', 'ZULU') then 'UTC'
+        when regexp_full_match({{ z }}, '(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2})?')
+            then 'GMT' || regexp_replace({{ z }}, '^[A-Z]*', '')
+        {%- for abbr, meaning in chosen.items() %}
+        when {{ z }} = '{{ abbr | upper | replace("'", "''") }}' then
+            {%- if meaning is string and meaning[:1] in ('+', '-') %} 'GMT{{ meaning }}'
+            {%- else %} '{{ meaning | replace("'", "''") }}'{% endif %}
+        {%- endfor %}
+        when regexp_full_match({{ z }}, 'ETC/GMT[+-][0-9]+')
+            then '?ambiguous: in the tz database ' || {{ zone }} || ' means UTC'
+                 || translate(substr({{ zone }}, 8, 1), '+-', '-+') || substr({{ zone }}, 9)
+                 || ' (the sign is reversed); write the offset (+08:00) or a city name (Asia/Shanghai) instead'
+        when contains({{ zone }}, '/') then {{ zone }}
+        {%- for abbr, offset in unambiguous.items() %}
+        when {{ z }} = '{{ abbr }}' then 'GMT{{ offset }}'
+        {%- endfor %}
+        {%- for abbr, meaning in ambiguous.items() %}
+        when {{ z }} = '{{ abbr }}' then '?ambiguous: {{ abbr }} may be {{ meaning }}'
+        {%- endfor %}
+        else '?unknown'
     end
 {%- endmacro %}
 
+{# The value without its zone, as text a timestamptz cast reads before a zone name. #}
+{% macro cl_timestamp_head(t, zone) -%}
+    strftime(cast(rtrim(left({{ t }}, length({{ t }}) - length({{ zone }}))) as timestamp), '%Y-%m-%d %H:%M:%S.%f')
+{%- endmacro %}
+
+{# Typed, zone converted, but not yet checked against the plausible dates. #}
+{% macro cl_timestamp_unchecked(col) -%}
+    {%- set t = cl_text(col) -%}
+    {%- set zone = cl_timezone_text(t) -%}
+    case
+        when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = ''
+            then cast({{ t }} as timestamp)
+        else timezone('{{ var("timezone") }}',
+                      cast({{ cl_timestamp_head(t, zone) }} || ' ' || {{ cl_timezone_resolved(zone) }} as timestamptz))
+    end
+{%- endmacro %}
+
+{# A typed value (`x`, a business-local timestamp), or a conversion error naming the bounds when its date is not
+   plausible. `x` appears twice: it must be cheap (a column, or a cast of the value). #}
+{% macro cl_plausible(x, t) -%}
+    case
+        when cast({{ x }} as date) between date '{{ var("min_plausible_date") }}' and date '{{ var("max_plausible_date") }}'
+            then {{ x }}
+        else cast('implausible date ' || {{ t }} as timestamp)
+    end
+{%- endmacro %}
+
+{% macro cl_timestamp(col) -%}
+    {%- set t = cl_text(col) -%}
+    {%- set zone = cl_timezone_text(t) -%}
+    case
+        when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = ''
+            then {{ cl_plausible('cast(' ~ t ~ ' as timestamp)', t) }}
+        else {{ cl_plausible('timezone(\'' ~ var("timezone") ~ '\', cast(' ~ cl_timestamp_head(t, zone) ~ ' || \' \' || ' ~ cl_timezone_resolved(zone) ~ ' as timestamptz))', t) }}
+    end
+{%- endmacro %}
+
+{# Why a timestamp or date value is not typed, when the reason is not a plain format error: `rule: detail`
+   (ambiguous_timezone, unknown_timezone, implausible_date), else null. #}
+{% macro cl_timestamp_issue(col) -%}
+    {%- set t = cl_text(col) -%}
+    {%- set zone = cl_timezone_text(t) -%}
+    {%- set resolved = cl_timezone_resolved(zone) -%}
+    {%- set typed = 'try(' ~ cl_timestamp_unchecked(col) ~ ')' -%}
+    case
+        when {{ t }} is null then null
+        when not (regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = '')
+             and starts_with({{ resolved }}, '?ambiguous')
+            then 'ambiguous_timezone: ' || substr({{ resolved }}, 13)
+        when not (regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = '')
+             and (starts_with({{ resolved }}, '?unknown')
+                  or try(cast('2000-01-01 00:00:00 ' || {{ resolved }} as timestamptz)) is null)
+            then 'unknown_timezone: `' || {{ zone }} || '` is not a UTC offset, UTC/GMT/Z, a time-zone name such as '
+                 || 'Asia/Shanghai, or an abbreviation with one meaning'
+        when not (cast({{ typed }} as date)
+                  between date '{{ var("min_plausible_date") }}' and date '{{ var("max_plausible_date") }}')
+            then 'implausible_date: outside {{ var("min_plausible_date") }} to {{ var("max_plausible_date") }}'
+                 || ' (vars min_plausible_date, max_plausible_date)'
+    end
+{%- endmacro %}
+
+{# A date: the business date of the timestamp the value is (a zone converts it, so `2026-03-01T23:30:00Z` is
+   2026-03-02 in Shanghai); its checks are cl_timestamp's. #}
 {% macro cl_date(col) -%}
-    cast(cast({{ cl_text(col) }} as timestamp) as date)
+    cast({{ cl_timestamp(col) }} as date)
+{%- endmacro %}
+
+{% macro cl_date_issue(col) -%}
+    {{ cl_timestamp_issue(col) }}
+{%- endmacro %}
+
+{# Amounts: a plain decimal number, an optional sign, digits, an optional point and digits: `1200`, `-3`, `80000.5`,
+   `.5`. Not `1e5`, `1_000`, `1,200`, `¥12`, `NaN`, which are text to a person reading the export. More than
+   2 decimals (`12.345`) would be rounded by decimal(18,2): set aside (`precision`) instead, never rounded;
+   trailing zeros (`12.340`) lose nothing and load. #}
+{% macro cl_number_pattern() -%}
+    '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)'
 {%- endmacro %}
 
 {% macro cl_amount(col) -%}
-    cast({{ cl_text(col) }} as decimal(18, 2))
+    {%- set t = cl_text(col) -%}
+    case
+        when regexp_full_match({{ t }}, {{ cl_number_pattern() }})
+             and not regexp_matches({{ t }}, '[.][0-9]{2}[0-9]*[1-9]')
+            then cast({{ t }} as decimal(18, 2))
+        else cast('not a plain 2-decimal number ' || {{ t }} as decimal(18, 2))
+    end
+{%- endmacro %}
+
+{% macro cl_amount_issue(col) -%}
+    {%- set t = cl_text(col) -%}
+    case
+        when regexp_full_match({{ t }}, {{ cl_number_pattern() }}) and regexp_matches({{ t }}, '[.][0-9]{2}[0-9]*[1-9]')
+            then 'precision: has ' || length(regexp_extract({{ t }}, '[.]([0-9]*?)0*$', 1))
+                 || ' decimals; amounts are stored to 2 and never rounded'
+    end
+{%- endmacro %}
+
+{# Whole numbers: digits with an optional sign; `12.0` / `12.` (a spreadsheet's float) is 12. Not `1.5` (never
+   rounded), `1e3`, `1_000`, `1,000`. Cast from the text itself, never through a double, so every digit of a
+   bigint is kept. #}
+{% macro cl_whole_number(col, type) -%}
+    {%- set t = cl_text(col) -%}
+    case
+        when regexp_full_match({{ t }}, '[+-]?[0-9]+([.]0*)?')
+            then cast(regexp_replace({{ t }}, '[.]0*$', '') as {{ type }})
+        else cast('not a whole number ' || {{ t }} as {{ type }})
+    end
 {%- endmacro %}
 
 {% macro cl_integer(col) -%}
-    cast(cast({{ cl_text(col) }} as double) as integer)
+    {{ cl_whole_number(col, 'integer') }}
 {%- endmacro %}
 
 {% macro cl_bigint(col) -%}
-    cast(cast({{ cl_text(col) }} as double) as bigint)
+    {{ cl_whole_number(col, 'bigint') }}
 {%- endmacro %}
 
 {% macro cl_boolean(col) -%}

@@ -414,3 +414,6 @@ ROWS = [
 ]
 
 CASES = TABLE_ERRORS + ROWS
+from corpus.cases_values import CASES_VALUES  # noqa: E402  (issue 13: time zones, dates, numbers)
+
+CASES += CASES_VALUES
