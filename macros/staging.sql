@@ -39,25 +39,27 @@
     '[+-]?[0-9]{1,6}[-/][0-9]{1,2}[-/][0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?'
 {%- endmacro %}
 
-{# The zone written at the end of a value: letters after a digit or a blank (UTC, GMT+8, CST, America/New_York,
-   Z), or a signed offset after a time (`…:00+08:00`, `…:00 -0500`); '' when there is none. #}
-{% macro cl_timezone_text(t) -%}
-    regexp_replace(regexp_replace(regexp_extract({{ t }},
-        '([0-9\s]\s*[A-Za-z][A-Za-z0-9_/+\-]*(\s*[+-][0-9]{1,2}(:?[0-9]{2})?)?|:[0-9]{2}([.,][0-9]+)?\s*[+-][0-9]{1,2}(:?[0-9]{2})?)$',
-        1), '^[0-9:.,\s]+', ''), '\s', '', 'g')
+{# A value split into the text before its zone and the zone: letters after a digit (UTC, GMT+8, CST, Z,
+   America/New_York), or a signed offset after a time (`…:00+08:00`, `…:00 -0500`). A struct: h1/z1 for a named
+   zone, h2/z2 for an offset; every field '' when the value ends in no zone. #}
+{% macro cl_timezone_parts(t) -%}
+    regexp_extract({{ t }},
+        '^(.*[0-9])\s*([A-Za-z][A-Za-z0-9_/+\-]*(?:\s*[+-][0-9]{1,2}(?::?[0-9]{2})?)?)$|^(.*:[0-9]{2}(?:[.,][0-9]+)?)\s*([+-][0-9]{1,2}(?::?[0-9]{2})?)$',
+        ['h1', 'z1', 'h2', 'z2'])
 {%- endmacro %}
 
-{# What ICU is given for a zone: `UTC`, `GMT+08:00`-style offsets, an IANA name, or, for a zone this project will
-   not guess, text starting with `?` that no cast accepts: `?ambiguous: <meanings>` or `?unknown`. #}
-{% macro cl_timezone_resolved(zone) -%}
-    {%- set z = 'upper(' ~ zone ~ ')' -%}
+{# What ICU is given for the zone of parts `p` (inside a lambda): `UTC`, a `GMT+08:00`-style offset, an IANA name,
+   or, for a zone this project will not guess, text starting with `?` that no cast accepts: `?ambiguous: <its
+   meanings>` or `?unknown`. The var's abbreviations come first and win over the built-in ones. #}
+{% macro cl_timezone_resolved(p) -%}
+    {%- set zone = 'replace(' ~ p ~ '.z1 || ' ~ p ~ '.z2, \' \', \'\')' -%}
     {%- set unambiguous = {
         'JST': '+09:00', 'KST': '+09:00', 'HKT': '+08:00', 'SGT': '+08:00', 'AWST': '+08:00', 'WIB': '+07:00',
-        'ICT': '+07:00', 'MSK': '+03:00', 'EET': '+02:00', 'EEST': '+03:00', 'CET': '+01:00', 'CEST': '+02:00',
-        'WET': '+00:00', 'WEST': '+01:00', 'AEST': '+10:00', 'AEDT': '+11:00', 'ACST': '+09:30', 'ACDT': '+10:30',
-        'NZST': '+12:00', 'NZDT': '+13:00', 'EST': '-05:00', 'EDT': '-04:00', 'MDT': '-06:00', 'PDT': '-07:00',
-        'AKST': '-09:00', 'AKDT': '-08:00', 'HST': '-10:00', 'CAT': '+02:00', 'EAT': '+03:00',
-        'WAT': '+01:00', 'PKT': '+05:00', 'NPT': '+05:45'} -%}
+        'ICT': '+07:00', 'PKT': '+05:00', 'NPT': '+05:45', 'MSK': '+03:00', 'EAT': '+03:00', 'EET': '+02:00',
+        'EEST': '+03:00', 'CAT': '+02:00', 'CET': '+01:00', 'CEST': '+02:00', 'WAT': '+01:00', 'WET': '+00:00',
+        'WEST': '+01:00', 'AEST': '+10:00', 'AEDT': '+11:00', 'ACST': '+09:30', 'ACDT': '+10:30', 'NZST': '+12:00',
+        'NZDT': '+13:00', 'EST': '-05:00', 'EDT': '-04:00', 'MDT': '-06:00', 'PDT': '-07:00', 'AKST': '-09:00',
+        'AKDT': '-08:00', 'HST': '-10:00'} -%}
     {%- set ambiguous = {
         'CST': 'China Standard Time (UTC+08:00), US Central Standard Time (UTC-06:00) or Cuba Standard Time (UTC-05:00)',
         'CDT': 'US Central Daylight Time (UTC-05:00) or Cuba Daylight Time (UTC-04:00)',
@@ -72,88 +74,81 @@
         'ECT': 'Ecuador Time (UTC-05:00) or Eastern Caribbean Time (UTC-04:00)',
         'AMT': 'Amazon Time (UTC-04:00) or Armenia Time (UTC+04:00)'} -%}
     {%- set chosen = var('timezone_abbreviations', {}) or {} -%}
-    case
-        when {{ z }} in ('Z', 'UTC', 'GMT', 'UT', 'ZULU') then 'UTC'
-        when regexp_full_match({{ z }}, '(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2})?')
-            then 'GMT' || regexp_replace({{ z }}, '^[A-Z]*', '')
-        {%- for abbr, meaning in chosen.items() %}
-        when {{ z }} = '{{ abbr | upper | replace("'", "''") }}' then
-            {%- if meaning is string and meaning[:1] in ('+', '-') %} 'GMT{{ meaning }}'
-            {%- else %} '{{ meaning | replace("'", "''") }}'{% endif %}
+    {%- set chosen_keys = chosen.keys() | map('upper') | list -%}
+    coalesce(MAP {
+        {%- for abbr, zone_name in chosen.items() %}
+        '{{ abbr | upper | replace("'", "''") }}': '
+            {%- if zone_name is string and zone_name[:1] in ('+', '-') %}GMT{% endif %}{{ zone_name | replace("'", "''") }}',
         {%- endfor %}
-        when regexp_full_match({{ z }}, 'ETC/GMT[+-][0-9]+')
-            then '?ambiguous: in the tz database ' || {{ zone }} || ' means UTC'
-                 || translate(substr({{ zone }}, 8, 1), '+-', '-+') || substr({{ zone }}, 9)
-                 || ' (the sign is reversed); write the offset (+08:00) or a city name (Asia/Shanghai) instead'
-        when contains({{ zone }}, '/') then {{ zone }}
-        {%- for abbr, offset in unambiguous.items() %}
-        when {{ z }} = '{{ abbr }}' then 'GMT{{ offset }}'
+        {%- for abbr, offset in unambiguous.items() if abbr not in chosen_keys %}
+        '{{ abbr }}': 'GMT{{ offset }}',
         {%- endfor %}
-        {%- for abbr, meaning in ambiguous.items() %}
-        when {{ z }} = '{{ abbr }}' then '?ambiguous: {{ abbr }} may be {{ meaning }}'
+        {%- for abbr, meaning in ambiguous.items() if abbr not in chosen_keys %}
+        '{{ abbr }}': '?ambiguous: {{ abbr }} may be {{ meaning }}',
         {%- endfor %}
-        else '?unknown'
-    end
+        'Z': 'UTC', 'UTC': 'UTC', 'GMT': 'UTC', 'UT': 'UTC', 'ZULU': 'UTC'}[upper({{ zone }})],
+        case
+            when regexp_full_match(upper({{ zone }}), '(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2})?')
+                then 'GMT' || regexp_replace(upper({{ zone }}), '^[A-Z]*', '')
+            when regexp_full_match(upper({{ zone }}), 'ETC/GMT[+-][0-9]+')
+                then '?ambiguous: in the tz database ' || {{ zone }} || ' means UTC'
+                     || translate(substr({{ zone }}, 8, 1), '+-', '-+') || substr({{ zone }}, 9)
+                     || ' (the sign is reversed); write the offset (+08:00) or a city name (Asia/Shanghai) instead'
+            when contains({{ zone }}, '/') then {{ zone }}
+            else '?unknown'
+        end)
 {%- endmacro %}
 
-{# The value without its zone, as text a timestamptz cast reads before a zone name. #}
-{% macro cl_timestamp_head(t, zone) -%}
-    strftime(cast(rtrim(left({{ t }}, length({{ t }}) - length({{ zone }}))) as timestamp), '%Y-%m-%d %H:%M:%S.%f')
+{# Parts `p` (inside a lambda) as a business-local timestamp; a conversion error when the zone is not resolved. #}
+{% macro cl_timezone_converted(p) -%}
+    timezone('{{ var("timezone") }}', cast(
+        strftime(cast({{ p }}.h1 || {{ p }}.h2 as timestamp), '%Y-%m-%d %H:%M:%S.%f') || ' '
+        || {{ cl_timezone_resolved(p) }} as timestamptz))
 {%- endmacro %}
 
-{# Typed, zone converted, but not yet checked against the plausible dates. #}
-{% macro cl_timestamp_unchecked(col) -%}
-    {%- set t = cl_text(col) -%}
-    {%- set zone = cl_timezone_text(t) -%}
-    case
-        when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = ''
-            then cast({{ t }} as timestamp)
-        else timezone('{{ var("timezone") }}',
-                      cast({{ cl_timestamp_head(t, zone) }} || ' ' || {{ cl_timezone_resolved(zone) }} as timestamptz))
-    end
+{% macro cl_plausible_dates() -%}
+    date '{{ var("min_plausible_date") }}' and date '{{ var("max_plausible_date") }}'
 {%- endmacro %}
 
-{# A typed value (`x`, a business-local timestamp), or a conversion error naming the bounds when its date is not
-   plausible. `x` appears twice: it must be cheap (a column, or a cast of the value). #}
-{% macro cl_plausible(x, t) -%}
+{# Typed and converted, not yet checked against the plausible dates (text `t`). #}
+{% macro cl_timestamp_unchecked(t) -%}
     case
-        when cast({{ x }} as date) between date '{{ var("min_plausible_date") }}' and date '{{ var("max_plausible_date") }}'
-            then {{ x }}
-        else cast('implausible date ' || {{ t }} as timestamp)
+        when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) then cast({{ t }} as timestamp)
+        else list_transform([{{ cl_timezone_parts(t) }}], lambda p:
+            case when p.z1 || p.z2 = '' then cast({{ t }} as timestamp) else {{ cl_timezone_converted('p') }} end)[1]
     end
 {%- endmacro %}
 
 {% macro cl_timestamp(col) -%}
     {%- set t = cl_text(col) -%}
-    {%- set zone = cl_timezone_text(t) -%}
-    case
-        when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = ''
-            then {{ cl_plausible('cast(' ~ t ~ ' as timestamp)', t) }}
-        else {{ cl_plausible('timezone(\'' ~ var("timezone") ~ '\', cast(' ~ cl_timestamp_head(t, zone) ~ ' || \' \' || ' ~ cl_timezone_resolved(zone) ~ ' as timestamptz))', t) }}
-    end
+    list_transform([{{ cl_timestamp_unchecked(t) }}], lambda v:
+        case
+            when cast(v as date) between {{ cl_plausible_dates() }} then v
+            else cast('implausible date ' || {{ t }} as timestamp)
+        end)[1]
 {%- endmacro %}
 
 {# Why a timestamp or date value is not typed, when the reason is not a plain format error: `rule: detail`
    (ambiguous_timezone, unknown_timezone, implausible_date), else null. #}
 {% macro cl_timestamp_issue(col) -%}
     {%- set t = cl_text(col) -%}
-    {%- set zone = cl_timezone_text(t) -%}
-    {%- set resolved = cl_timezone_resolved(zone) -%}
-    {%- set typed = 'try(' ~ cl_timestamp_unchecked(col) ~ ')' -%}
+    {%- set implausible -%}
+        'implausible_date: outside {{ var("min_plausible_date") }} to {{ var("max_plausible_date") }} (vars min_plausible_date, max_plausible_date)'
+    {%- endset -%}
     case
         when {{ t }} is null then null
-        when not (regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = '')
-             and starts_with({{ resolved }}, '?ambiguous')
-            then 'ambiguous_timezone: ' || substr({{ resolved }}, 13)
-        when not (regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) or {{ zone }} = '')
-             and (starts_with({{ resolved }}, '?unknown')
-                  or try(cast('2000-01-01 00:00:00 ' || {{ resolved }} as timestamptz)) is null)
-            then 'unknown_timezone: `' || {{ zone }} || '` is not a UTC offset, UTC/GMT/Z, a time-zone name such as '
-                 || 'Asia/Shanghai, or an abbreviation with one meaning'
-        when not (cast({{ typed }} as date)
-                  between date '{{ var("min_plausible_date") }}' and date '{{ var("max_plausible_date") }}')
-            then 'implausible_date: outside {{ var("min_plausible_date") }} to {{ var("max_plausible_date") }}'
-                 || ' (vars min_plausible_date, max_plausible_date)'
+        when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }})
+            then case when not (cast(try(cast({{ t }} as timestamp)) as date) between {{ cl_plausible_dates() }})
+                      then {{ implausible }} end
+        else list_transform([{{ cl_timezone_parts(t) }}], lambda p: list_transform([{{ cl_timezone_resolved('p') }}], lambda r:
+            case
+                when starts_with(r, '?ambiguous: ') then 'ambiguous_timezone: ' || substr(r, 13)
+                when p.z1 || p.z2 <> '' and try(cast('2000-01-01 00:00:00 ' || r as timestamptz)) is null
+                    then 'unknown_timezone: `' || replace(p.z1 || p.z2, ' ', '') || '` is not a UTC offset, UTC/GMT/Z, '
+                         || 'a time-zone name such as Asia/Shanghai, or an abbreviation with one meaning'
+                when not (cast(try({{ cl_timestamp_unchecked(t) }}) as date) between {{ cl_plausible_dates() }})
+                    then {{ implausible }}
+            end)[1])[1]
     end
 {%- endmacro %}
 
