@@ -442,8 +442,9 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep="T") if (value.hour, value.minute, value.second, value.microsecond) != (
-            0, 0, 0, 0) else value.date().isoformat()
+        # Midnight is written as a date, unless the value has a zone: 00:00 UTC is 08:00 in Shanghai.
+        return value.isoformat(sep="T") if value.tzinfo is not None or (
+            value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0) else value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):

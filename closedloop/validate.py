@@ -51,7 +51,7 @@ MESSAGES = {
                       "Asia/Shanghai)",
     "type_date": "not a date staging can read (ISO 8601, e.g. 2026-03-01)",
     "type_number": "not a number (an optional sign, digits and an optional decimal point, e.g. -1200.50; no "
-                   "exponent, underscores, thousands separators or currency signs)",
+                   "thousands separators, currency signs, exponent or underscores)",
     "type_integer": "not a whole number (an optional sign and digits; no decimals, exponent or separators)",
     "ambiguous_timezone": "time zone is ambiguous",  # + its meanings, from the macro
     "unknown_timezone": "time zone is not known",
@@ -385,6 +385,8 @@ def rejection(table: contract.Table, frame: pd.DataFrame | pa.Table, failure: Fa
     message = MESSAGES.get(failure.rule, failure.rule) + failure.detail
     if failure.rule == "allowed_values":
         message += _allowed_hint(table, failure.column)
+    if failure.rule == "ambiguous_timezone" and not failure.detail.startswith(": in the tz database"):
+        message += "; dbt var timezone_abbreviations says which one the export means (docs/validation.md)"
     return Rejection(str(_at(frame, failure.position, FILE)), int(_at(frame, failure.position, ROW)),
                      failure.column, failure.rule, text, message)
 

@@ -97,7 +97,8 @@ CASES_VALUES = [
          rejected=((OPPS, 5, "amount", "type_number"), (OPPS, 6, "amount", "type_number"),
                    (OPPS, 7, "amount", "type_number"), (OPPS, 8, "amount", "type_number"),
                    (OPPS, 9, "amount", "precision")),
-         messages=(r"no exponent, underscores", r"more decimals than the column keeps: has 3 decimals; amounts are "
+         messages=(r"no thousands separators, currency signs, exponent or underscores",
+                   r"more decimals than the column keeps: has 3 decimals; amounts are "
                    r"stored to 2 and never rounded"),
          landed={("crm/opportunities", "amount"): [D("100000.00"), D("50000.00"), D("80000.50"), D("12.34"),
                                                    D("5.00"), D("0.50")]}),
@@ -138,4 +139,16 @@ CASES_VALUES = [
                    ("crm/opportunities_2026-05.parquet", 2, "created_at", "ambiguous_timezone"),
                    ("crm/opportunities_2026-05.parquet", 3, "created_at", "implausible_date")),
          landed={("crm/opportunities", "created_at"): _MINIMAL_CREATED + [dt.datetime(2026, 3, 1, 9, 30)]}),
+    Case("parquet_utc_midnight", "crm/opportunities_2026-05.parquet: created_at typed timestamp in UTC at midnight "
+         "(08:00 in Shanghai, not a date), a typed close_date 0001-01-01 (implausible)",
+         parquet("crm/opportunities_2026-05.parquet", [
+             {"opportunity_id": "O4", "account_id": "A1", "owner_user_id": "U1",
+              "created_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC), "amount": 10.0, "opportunity_type": "new",
+              "stage": "赢单", "is_closed": True, "is_won": True, "close_date": dt.date(2026, 3, 2)},
+             {"opportunity_id": "O5", "account_id": "A1", "owner_user_id": "U1",
+              "created_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC), "amount": 10.0, "opportunity_type": "new",
+              "stage": "赢单", "is_closed": True, "is_won": True, "close_date": dt.date(1, 1, 1)}]),
+         counts=counts(opportunities=(5, 4, 1)),
+         rejected=(("crm/opportunities_2026-05.parquet", 2, "close_date", "implausible_date"),),
+         landed={("crm/opportunities", "created_at"): _MINIMAL_CREATED + [dt.datetime(2026, 3, 1, 8)]}),
 ]
