@@ -115,7 +115,16 @@
     case
         when regexp_full_match({{ t }}, {{ cl_local_timestamp_pattern() }}) then cast({{ t }} as timestamp)
         else list_transform([{{ cl_timezone_parts(t) }}], lambda p:
-            case when p.z1 || p.z2 = '' then cast({{ t }} as timestamp) else {{ cl_timezone_converted('p') }} end)[1]
+            case when p.z1 || p.z2 <> '' then {{ cl_timezone_converted('p') }} else {{ cl_zoneless(t) }} end)[1]
+    end
+{%- endmacro %}
+
+{# A value in which no zone was found, cast as business time, unless it still holds a sign after its time or a
+   character no date or time has (`…+08:00:00`, `… 北京时间`): DuckDB's timestamp cast would drop such a zone. #}
+{% macro cl_zoneless(t) -%}
+    case
+        when regexp_matches({{ t }}, '[^0-9T :.,/-]|:[0-9]{2}[^+-]*[+-]') then cast('unreadable zone ' || {{ t }} as timestamp)
+        else cast({{ t }} as timestamp)
     end
 {%- endmacro %}
 
