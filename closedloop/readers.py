@@ -693,14 +693,17 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep="T") if (value.hour, value.minute, value.second, value.microsecond) != (
-            0, 0, 0, 0) else value.date().isoformat()
+        # Midnight is written as a date, unless the value has a zone: 00:00 UTC is 08:00 in Shanghai.
+        return value.isoformat(sep="T") if value.tzinfo is not None or (
+            value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0) else value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
         return value.isoformat()
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        # The number as Excel shows it: 15 significant digits, never an exponent (0.1+0.2 is 0.3, not
+        # 0.30000000000000004, which the amount rule would set aside for its decimals; 1e-05 is 0.00001).
+        return str(int(value)) if value.is_integer() else format(Decimal(format(value, ".15g")), "f")
     if isinstance(value, Decimal):
         return format(value, "f")
     text = str(value)

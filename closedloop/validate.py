@@ -7,9 +7,12 @@ alone, checked chunk by chunk; `table`: needs the whole table, such as unique ke
 
 Suites refer to helper columns this module adds before GX sees a chunk: `x__parsed` is `x` typed by the very
 staging macro dbt uses (`macros/staging.sql`, rendered here; null when it cannot be parsed), so a row that
-passes validation is a row staging can cast; `x__norm` is `x` trimmed and lower-cased (how staging compares
-enums); `x__date` is the date of a parsed `x`. GX runs on its pandas path (its SQL path over DuckDB is broken,
-see docs/validation.md); importing it costs ~2 s, so only the build and `closedloop validate` import this.
+passes validation is a row staging can cast; `x__issue` is why the value is not typed when that is more than a
+format error (`ambiguous_timezone: CST may be …`, `implausible_date: …`, `precision: …`; the `*_issue` macro
+beside the typing macro, so the check and the conversion are one definition); `x__norm` is `x` trimmed and
+lower-cased (how staging compares enums); `x__date` is the date of a parsed `x`. GX runs on its pandas path
+(its SQL path over DuckDB is broken, see docs/validation.md); importing it costs ~2 s, so only the build and
+`closedloop validate` import this.
 """
 
 from __future__ import annotations
@@ -35,19 +38,26 @@ from closedloop.sql import ident
 SUITES_DIR = PROJECT_DIR / "expectations"
 MACROS = PROJECT_DIR / "macros" / "staging.sql"
 POSITION = "__i"
-_SHADOW = re.compile(r"^(?P<col>.+?)__(?P<kind>parsed|norm|date"
+_SHADOW = re.compile(r"^(?P<col>.+?)__(?P<kind>parsed|issue|norm|date"
                      r"|in__(?P<family>[a-z]+)__(?P<table>[a-z_]+?)__(?P<key>[a-z_]+))$")
 # Staging macro per contract data type, used for `x__parsed`.
 _PARSERS = {"timestamp": "cl_timestamp", "date": "cl_date", "decimal(18,2)": "cl_amount", "integer": "cl_integer",
             "bigint": "cl_bigint", "boolean": "cl_boolean"}
+# The macro naming the rule a value breaks when it is not a plain format error (`x__issue`), per data type.
+_ISSUES = {"timestamp": "cl_timestamp_issue", "date": "cl_date_issue", "decimal(18,2)": "cl_amount_issue"}
 
 MESSAGES = {
     "required": "required value is empty",
-    "type_timestamp": "not a timestamp staging can read (ISO 8601, e.g. 2026-03-01T09:30:00 or with +08:00)",
+    "type_timestamp": "not a timestamp staging can read (ISO 8601, e.g. 2026-03-01T09:30:00, with +08:00, UTC or "
+                      "Asia/Shanghai)",
     "type_date": "not a date staging can read (ISO 8601, e.g. 2026-03-01)",
-    "type_number": "not a number (digits with an optional decimal point, stored to 2 decimals; no thousands "
-                   "separators or currency signs)",
-    "type_integer": "not a whole number",
+    "type_number": "not a number (an optional sign, digits and an optional decimal point, e.g. -1200.50; no "
+                   "thousands separators, currency signs, exponent or underscores)",
+    "type_integer": "not a whole number (an optional sign and digits; no decimals, exponent or separators)",
+    "ambiguous_timezone": "time zone is ambiguous",  # + its meanings, from the macro
+    "unknown_timezone": "time zone is not known",
+    "implausible_date": "date is not plausible",
+    "precision": "more decimals than the column keeps",
     "type_boolean": "not a boolean (true/false, 1/0, yes/no, 是/否)",
     "allowed_values": "value is not one of the allowed values",
     "out_of_range": "value is outside the allowed range",
@@ -177,6 +187,11 @@ def shadow_sql(table: contract.Table, shadow: str) -> str:
     macros = _macros()
     if kind == "norm":
         return str(macros.cl_enum(q))
+    if kind == "issue":
+        issue = _ISSUES.get(types[col])
+        if issue is None:
+            raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no `__issue` helper.")
+        return f"try({getattr(macros, issue)(q)})"
     parsed = typed_sql(table, col)
     if parsed is None:
         raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no parser.")
@@ -323,9 +338,13 @@ class Validator:
             column = exp.reported_column
             refs = exp.references
             detail = f": no {' or '.join(refs)} with this value was loaded" if refs else ""
+            issue = exp.config["kwargs"].get("column", "")
+            issue = issue if issue.endswith("__issue") and issue in frame else None
             for item in r.result.get("unexpected_index_list") or []:
                 pos = int(item[POSITION])
                 value = _value(frame if source is None else source, pos, column)
+                if issue is not None:  # `rule: detail`, from the macro that checked the value
+                    detail = ": " + str(frame.at[pos, issue]).partition(": ")[2]
                 failures.append(Failure(pos, column, exp.rule, exp.severity, value, detail))
         return failures
 
@@ -366,6 +385,8 @@ def rejection(table: contract.Table, frame: pd.DataFrame | pa.Table, failure: Fa
     message = MESSAGES.get(failure.rule, failure.rule) + failure.detail
     if failure.rule == "allowed_values":
         message += _allowed_hint(table, failure.column)
+    if failure.rule == "ambiguous_timezone" and not failure.detail.startswith(": in the tz database"):
+        message += "; dbt var timezone_abbreviations says which one the export means (docs/validation.md)"
     return Rejection(str(_at(frame, failure.position, FILE)), int(_at(frame, failure.position, ROW)),
                      failure.column, failure.rule, text, message)
 

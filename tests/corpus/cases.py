@@ -419,3 +419,6 @@ CASES = TABLE_ERRORS + ROWS
 from corpus.cases_ops import CASES_OPS  # noqa: E402 - issue 13, ops lane (uses the building blocks above)
 
 CASES += CASES_OPS
+from corpus.cases_values import CASES_VALUES  # noqa: E402  (issue 13: time zones, dates, numbers)
+
+CASES += CASES_VALUES

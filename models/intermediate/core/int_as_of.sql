@@ -19,10 +19,11 @@ with latest as (
 final as (
 
     select
+        -- clamped to the plausible dates, as every spine that ends at it is (macros/date_spine.sql)
         {% if var('as_of') %}
-        cast({{ cl_string_literal(var("as_of")) }} as timestamp) as as_of_at,
+        {{ plausible_timestamp(cl_string_literal(var("as_of"))) }} as as_of_at,
         {% else %}
-        latest_at as as_of_at,
+        {{ plausible_timestamp('latest_at') }} as as_of_at,
         {% endif %}
         cast(as_of_at as date) as as_of_date,
         cast(date_trunc('month', as_of_at) as date) as as_of_month

@@ -30,7 +30,7 @@ period_offsets as (
     select
         account_id,
         first_month,
-        unnest(range({{ customer_months_between('first_month', 'last_month') }} + 1)) as month_offset
+        unnest(range({{ plausible_months(customer_months_between('first_month', 'last_month') ~ ' + 1') }})) as month_offset
     from period_bounds
 
 ),

@@ -22,7 +22,7 @@ expanded as (
 
     select
         subscriptions.*,
-        unnest(range(subscriptions.subscription_months)) as month_index
+        unnest(range({{ plausible_months('subscriptions.subscription_months') }})) as month_index
     from subscriptions
 
 ),

@@ -27,7 +27,7 @@ cohort_offsets as (
     select
         cohorts.cohort_month,
         cohorts.accounts_in_cohort,
-        unnest(range({{ customer_months_between('cohorts.cohort_month', 'as_of.as_of_month') }} + 1)) as months_since
+        unnest(range({{ plausible_months(customer_months_between('cohorts.cohort_month', 'as_of.as_of_month') ~ ' + 1') }})) as months_since
     from cohorts
     cross join as_of
 

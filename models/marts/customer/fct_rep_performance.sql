@@ -41,7 +41,7 @@ employment_offsets as (
     select
         user_id,
         from_month,
-        unnest(range({{ customer_months_between('from_month', 'to_month') }} + 1)) as month_offset
+        unnest(range({{ plausible_months(customer_months_between('from_month', 'to_month') ~ ' + 1') }})) as month_offset
     from employment
     where from_month <= to_month
 

@@ -192,7 +192,8 @@ spine as (
         group_spans.is_company_row,
         group_spans.kept_backlog,
         cast(unnest(generate_series(
-            cast(group_spans.first_date as timestamp), cast(as_of.as_of_date as timestamp), interval 1 day
+            cast({{ plausible_date('group_spans.first_date') }} as timestamp), cast(as_of.as_of_date as timestamp),
+            interval 1 day
         )) as date) as flow_date
     from group_spans
     cross join as_of

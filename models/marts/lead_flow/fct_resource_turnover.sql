@@ -149,7 +149,7 @@ idle_ends as (
 months as (
 
     select cast(unnest(generate_series(
-        cast(min(date_trunc('month', holdings.valid_from)) as timestamp),
+        cast(date_trunc('month', {{ plausible_date('min(holdings.valid_from)') }}) as timestamp),
         cast(max(as_of.as_of_month) as timestamp),
         interval 1 month
     )) as date) as month
