@@ -14,6 +14,6 @@
     {%- else -%}
         {%- set local = cl_timestamp(column) -%}
     {%- endif -%}
-    select case when count(*) = 0 then now() else max(timezone({{ cl_string_literal(var("timezone")) }}, {{ local }})) end
+    select case when count(*) = 0 then now() else max(timezone('{{ var("timezone") | replace("'", "''") }}', {{ local }})) end
     from {{ this }}
 {%- endmacro %}

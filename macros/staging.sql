@@ -101,7 +101,7 @@
 
 {# Parts `p` (inside a lambda) as a business-local timestamp; a conversion error when the zone is not resolved. #}
 {% macro cl_timezone_converted(p) -%}
-    timezone({{ cl_string_literal(var("timezone")) }}, cast(
+    timezone('{{ var("timezone") | replace("'", "''") }}', cast(
         strftime(cast({{ p }}.h1 || {{ p }}.h2 as timestamp), '%Y-%m-%d %H:%M:%S.%f') || ' '
         || {{ cl_timezone_resolved(p) }} as timestamptz))
 {%- endmacro %}
