@@ -21,10 +21,12 @@ the issue-6 targets met or missed. `--markdown FILE...` renders result files as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -51,15 +53,19 @@ class Step:
 
 def _watch_memory(proc: subprocess.Popen, cap_mb: float, hit: list) -> None:
     """Kill `proc` once its resident memory passes `cap_mb` (before the kernel's OOM killer picks a victim)."""
+    # Never proc.poll() or proc.kill() here: both reap an exited child, and run_step's os.wait4 (which reads the
+    # child's own rusage) would then fail with "No child processes". Until wait4 reaps it, the pid stays the
+    # child's (a zombie has no VmRSS line, which ends the watch).
     status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
+    while True:
         try:
             rss_kb = int(next(x for x in status.read_text().splitlines() if x.startswith("VmRSS")).split()[1])
         except (OSError, StopIteration):
             return
         if rss_kb / 1024 > cap_mb:
             hit.append(rss_kb / 1024)
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
             return
         time.sleep(0.25)
 
