@@ -132,8 +132,8 @@ def as_of(sample) -> date:
 
 # Files that take minutes go first, so that on two workers (`make test`) they do not start last and leave one
 # worker idle at the end. Order within a file is kept.
-_LONG_FIRST = ("test_live_builds.py", "test_dashboard_browser.py", "test_incremental.py", "test_realdata_builds.py",
-               "test_bench_smoke.py")
+_LONG_FIRST = ("test_live_builds.py", "test_ops_hardening.py", "test_dashboard_browser.py", "test_incremental.py",
+               "test_realdata_builds.py", "test_bench_smoke.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

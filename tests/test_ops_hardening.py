@@ -27,6 +27,8 @@ from closedloop.cli import main
 from closedloop.generate import generate
 from closedloop.paths import landing_root_for, working_file_for
 
+pytestmark = pytest.mark.slow  # builds warehouses of its own (hostile paths, full disks): not in make test-fast
+
 SCALE = 0.05
 HOSTILE = "it's \"x\"; drop table x; --"
 
