@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -121,6 +122,9 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     warehouse = _warehouse(args)
     with build_lock(warehouse):
         was, now = rollback(warehouse, args.to)
+        if was == now:
+            print(f"Build {now} is already the one served; nothing changed.")
+            return 0
         runs.append(warehouse, runs.Run(run_id=now, started_at=runs.now(), ended_at=runs.now(),
                                         status="rolled_back", message=f"served {now} instead of {was}"))
     print(f"Now serving build {now} (was {was}). Dashboards see it at their next query.")
@@ -284,8 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"closedloop {args.command}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
         return code
 
+    if args.command != "serve":  # serve forwards its signals to Streamlit itself (closedloop.serve)
+        _stop_on_signals()
     try:
         return args.func(args)
+    except Stopped as exc:
+        return fail(f"{exc}.", 128 + exc.signum)
     except BuildLocked as exc:
         # EX_TEMPFAIL: not a failure of this build, try again at the next slot.
         return fail(str(exc), 75)
@@ -309,6 +317,29 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CLOSEDLOOP_DEBUG"):
             raise
         return fail(_unexpected(exc))
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a supervisor, a container stop, a closed terminal), raised in the main thread like Ctrl+C,
+    so that everything a command cleans up on an interrupt is cleaned up: a build removes its working file and its
+    landing and records itself as failed, dbt cancels its queries. Python's default for these signals is to die on
+    the spot, which left `.building/` and a landing behind and said nothing."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _stop_on_signals() -> None:
+    def stop(signum, _frame):
+        # Once: a second signal while cleaning up must not cut the cleanup short (SIGKILL still ends it at once).
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(s) is not signal.SIG_IGN:  # nohup'd: keep ignoring SIGHUP, as asked
+            signal.signal(s, stop)
 
 
 def os_error_sentence(exc: OSError) -> str:
