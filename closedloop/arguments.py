@@ -19,7 +19,7 @@ from pathlib import Path
 # largest scale measured (docs/benchmarks.md: 1000).
 MAX_SCALE = 10_000.0
 MAX_SEED = 2**63 - 1
-_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9]+$")
+_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9]+$")  # closedloop.paths.BUILD_ID
 
 
 def _fail(message: str) -> argparse.ArgumentTypeError:
