@@ -217,3 +217,37 @@ def check_all(subparsers: argparse._SubParsersAction) -> None:
         for action in parser._actions:
             if action.dest in checks:
                 action.type = checks[action.dest]
+
+
+# ---- the environment of the commands that run dbt ------------------------------------------------------------
+
+_MEMORY = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)\s*"  # 8GB, 512 MiB
+                     r"|\s*(?:100|[1-9][0-9]?)(?:\.[0-9]+)?\s*%\s*", re.IGNORECASE)  # 75% of the machine's memory
+
+
+def dbt_environment_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why dbt could not run with this environment (one sentence naming the variable), or None. Checked before a
+    build or `docs` starts: each of these used to fail only after the whole validation, as "dbt could not run:
+    Parser Error: Memory must have a number" or "Runtime Error Got magic b'root'", naming no variable."""
+    env = os.environ if env is None else env
+    memory = env.get("CLOSEDLOOP_DBT_MEMORY")
+    if memory is not None and not _MEMORY.fullmatch(memory):
+        return (f"CLOSEDLOOP_DBT_MEMORY={memory[:40]!r} is not a memory size DuckDB understands; give one such as "
+                "8GB, 512MiB or 75% (or unset it for 8GB).")
+    tz = env.get("TZ")
+    if tz:
+        # dbt's table library imports babel, which reads the local zone from TZ at import. An unknown zone name is
+        # fine (babel falls back to the system's offset), but TZ naming a file that is not a zone file (TZ=/dev/null,
+        # TZ=:/etc/passwd) makes that import, and so every dbt run, fail.
+        try:
+            from babel.localtime import get_localzone
+
+            get_localzone()
+        except LookupError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - pytz asserts, struct errors, OSError: all mean "not usable"
+            why = " ".join(str(exc).split())[:80] or type(exc).__name__
+            return (f"TZ={tz[:40]!r} is not a time zone dbt can use ({why}); set it to a zone name such as "
+                    "Asia/Shanghai or UTC, or unset it.")
+    return None
+

@@ -462,17 +462,18 @@ def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:
     # The same check as `status`: a missing, damaged or foreign file is one sentence here, before dbt (which would
     # print its own traceback over a file that is not a DuckDB database) is started on a copy of it.
     connect_read_only(warehouse).close()
-    scratch = warehouse.parent / ".docs" / warehouse.name
-    scratch.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    # Same file name (DuckDB names the catalog after it), in a folder of its own that is removed whole afterwards,
+    # with the write-ahead log DuckDB may leave beside the copy.
+    scratch = Path(tempfile.mkdtemp(prefix=".docs-", dir=warehouse.parent)) / warehouse.name
     print(f"Writing the dbt docs of {warehouse}: parsing the project, compiling every node, reading the catalog",
           file=out, flush=True)
     try:
         shutil.copyfile(warehouse, scratch)
         result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out)
     finally:
-        scratch.unlink(missing_ok=True)  # a copy of the whole warehouse: never left behind, whatever happened
-        with contextlib.suppress(OSError):
-            scratch.parent.rmdir()
+        shutil.rmtree(scratch.parent, ignore_errors=True)  # a copy of the whole warehouse: never left behind
     if not result.success:
         raise BuildError(_failure_paragraph(result))
     return PROJECT_DIR / "target" / "static_index.html"

@@ -164,7 +164,7 @@ class _Parser(argparse.ArgumentParser):
     """A bad argument is one line on stderr (exit 2), naming the command, the argument and the problem."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`).\n")
+        self.exit(2, f"{self.prog}: {printable(' '.join(message.split()))} (see `{self.prog} --help`).\n")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -285,11 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     from closedloop.sources import SourceError
 
     def fail(message: str, code: int = 1) -> int:
-        print(f"closedloop {args.command}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+        print(f"closedloop {args.command}: {printable(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
         return code
 
     if args.command != "serve":  # serve forwards its signals to Streamlit itself (closedloop.serve)
         _stop_on_signals()
+    if args.command in ("build", "docs") and (problem := arguments.dbt_environment_problem()):
+        return fail(problem)
     try:
         return args.func(args)
     except Stopped as exc:
@@ -340,6 +342,12 @@ def _stop_on_signals() -> None:
     for s in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(s) is not signal.SIG_IGN:  # nohup'd: keep ignoring SIGHUP, as asked
             signal.signal(s, stop)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters spelled as escapes (\\x1b): a path or value quoted in an error message can
+    carry terminal escape sequences (colours, cursor moves, a retitled window) that must not reach the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def os_error_sentence(exc: OSError) -> str:
