@@ -120,6 +120,10 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     from closedloop.publish import rollback
 
     warehouse = _warehouse(args)
+    if not warehouse.is_file():
+        # Before the lock, which would create the folder and a lock file for a warehouse that was never built.
+        raise ConfigError(f"{warehouse}: no warehouse there yet, so nothing to roll back; run `closedloop build` "
+                          "first.")
     with build_lock(warehouse):
         was, now = rollback(warehouse, args.to)
         if was == now:

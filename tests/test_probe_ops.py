@@ -253,3 +253,11 @@ def test_control_characters_in_a_message_never_reach_the_terminal(value, tmp_pat
     assert not any(not c.isprintable() for c in sentence), repr(sentence)
     done = run("rollback", "--warehouse", str(tmp_path / "w.duckdb"), "--to", value)
     assert done.returncode == 2 and all(c.isprintable() for c in one_sentence(done, "rollback"))
+
+
+@pytest.mark.parametrize("where", ["missing/deep/w.duckdb", "w.duckdb"])
+def test_rollback_of_a_warehouse_never_built_creates_nothing(where, tmp_path):
+    """It created the missing folders and a lock file, then said there was no earlier build."""
+    done = run("rollback", "--warehouse", str(tmp_path / where))
+    assert done.returncode == 1 and "no warehouse there yet" in one_sentence(done, "rollback")
+    assert list(tmp_path.iterdir()) == []
