@@ -174,6 +174,10 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="closedloop", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from closedloop import __version__
+
+    # A new user's first try is often `--version`: without it argparse answered "arguments are required: COMMAND".
+    p.add_argument("--version", action="version", version=f"closedloop {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="write a sample company's raw exports with planted truths",

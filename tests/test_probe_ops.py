@@ -261,3 +261,8 @@ def test_rollback_of_a_warehouse_never_built_creates_nothing(where, tmp_path):
     done = run("rollback", "--warehouse", str(tmp_path / where))
     assert done.returncode == 1 and "no warehouse there yet" in one_sentence(done, "rollback")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_version_is_answered():
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.startswith("closedloop ") and not done.stderr
