@@ -129,6 +129,17 @@ def output_folder(text: str) -> Path:
     return path
 
 
+def landing_folder(text: str) -> Path:
+    """`land --landing`: a folder to write into that is not a built warehouse's landing (`landing/` beside a
+    warehouse, marked by its CURRENT pointer, or one build's folder in it). Tables are written one after the
+    other, so a land that fails half-way there would leave the served warehouse's views reading half new files."""
+    path = output_folder(text)
+    for root in (path, path.parent):
+        if (root / "CURRENT").is_file():
+            raise _fail(f"{path} is the landing of a built warehouse (its views read it); give a folder of its own")
+    return path
+
+
 def output_file(text: str, suffixes: tuple[str, ...] = ()) -> Path:
     path = _path(text)
     if suffixes and path.suffix.lower() not in suffixes:
@@ -200,7 +211,7 @@ def build_id(text: str) -> str:
 CHECKS = {
     "generate": {"scale": positive_scale, "seed": seed, "out": output_folder},
     "validate": {"raw": existing_folder, "mapping": mapping, "rejected": rejected_file},
-    "land": {"raw": existing_folder, "landing": output_folder, "mapping": mapping},
+    "land": {"raw": existing_folder, "landing": landing_folder, "mapping": mapping},
     "build": {"raw": existing_folder, "warehouse": build_warehouse, "mapping": mapping, "keep": keep},
     "rollback": {"warehouse": build_warehouse, "to": build_id},
     "status": {"warehouse": warehouse_file},

@@ -266,3 +266,17 @@ def test_rollback_of_a_warehouse_never_built_creates_nothing(where, tmp_path):
 def test_version_is_answered():
     done = run("--version")
     assert done.returncode == 0 and done.stdout.startswith("closedloop ") and not done.stderr
+
+
+def test_land_refuses_to_write_into_a_built_warehouses_landing(built, tmp_path):
+    """Tables are landed one after the other: a land failing half-way inside the served landing (here: the raw
+    folder lacks a required table) would leave the served views reading half new files."""
+    raw, _ = built
+    warehouse = _copy(built, tmp_path)
+    root = warehouse.parent / "landing"
+    served = next(p for p in root.iterdir() if p.is_dir())
+    before = {p: sha(p) for p in served.rglob("*.parquet")}
+    for target in (served, root):
+        done = run("land", "--raw", str(raw), "--landing", str(target))
+        assert done.returncode == 2 and "landing of a built warehouse" in one_sentence(done, "land"), done.stderr
+    assert {p: sha(p) for p in served.rglob("*.parquet")} == before
