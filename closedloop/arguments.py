@@ -197,6 +197,9 @@ def mapping(text: str) -> str:
         load_mapping(text)
     except MappingError as exc:
         raise _fail(str(exc).removesuffix(".")) from None
+    except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a symlink loop: looked up before it is read
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise _fail(f"mapping `{text[:60]}{'…' if len(text) > 60 else ''}` cannot be looked up ({why})") from None
     return text
 
 

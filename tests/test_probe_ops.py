@@ -280,3 +280,14 @@ def test_land_refuses_to_write_into_a_built_warehouses_landing(built, tmp_path):
         done = run("land", "--raw", str(raw), "--landing", str(target))
         assert done.returncode == 2 and "landing of a built warehouse" in one_sentence(done, "land"), done.stderr
     assert {p: sha(p) for p in served.rglob("*.parquet")} == before
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "a/" * 3000 + "m.yml", "x" * 300 + ".yml"])
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_an_overlong_mapping_name_is_one_sentence(name, command, tmp_path):
+    """A 5,000-character --mapping gave a 54-line traceback (File name too long) before any work."""
+    (tmp_path / "raw").mkdir()
+    args = [command, "--raw", str(tmp_path / "raw"), "--mapping", name]
+    args += ["--warehouse", str(tmp_path / "w.duckdb")] if command == "build" else []
+    done = run(*args, timeout=60)
+    assert done.returncode == 2 and "--mapping" in one_sentence(done, command)
