@@ -19,7 +19,7 @@ from pathlib import Path
 # largest scale measured (docs/benchmarks.md: 1000).
 MAX_SCALE = 10_000.0
 MAX_SEED = 2**63 - 1
-_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9]+$")
+_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9]+$")  # closedloop.paths.BUILD_ID
 
 
 def _fail(message: str) -> argparse.ArgumentTypeError:
@@ -129,6 +129,17 @@ def output_folder(text: str) -> Path:
     return path
 
 
+def landing_folder(text: str) -> Path:
+    """`land --landing`: a folder to write into that is not a built warehouse's landing (`landing/` beside a
+    warehouse, marked by its CURRENT pointer, or one build's folder in it). Tables are written one after the
+    other, so a land that fails half-way there would leave the served warehouse's views reading half new files."""
+    path = output_folder(text)
+    for root in (path, path.parent):
+        if (root / "CURRENT").is_file():
+            raise _fail(f"{path} is the landing of a built warehouse (its views read it); give a folder of its own")
+    return path
+
+
 def output_file(text: str, suffixes: tuple[str, ...] = ()) -> Path:
     path = _path(text)
     if suffixes and path.suffix.lower() not in suffixes:
@@ -186,6 +197,9 @@ def mapping(text: str) -> str:
         load_mapping(text)
     except MappingError as exc:
         raise _fail(str(exc).removesuffix(".")) from None
+    except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a symlink loop: looked up before it is read
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise _fail(f"mapping `{text[:60]}{'…' if len(text) > 60 else ''}` cannot be looked up ({why})") from None
     return text
 
 
@@ -200,7 +214,7 @@ def build_id(text: str) -> str:
 CHECKS = {
     "generate": {"scale": positive_scale, "seed": seed, "out": output_folder},
     "validate": {"raw": existing_folder, "mapping": mapping, "rejected": rejected_file},
-    "land": {"raw": existing_folder, "landing": output_folder, "mapping": mapping},
+    "land": {"raw": existing_folder, "landing": landing_folder, "mapping": mapping},
     "build": {"raw": existing_folder, "warehouse": build_warehouse, "mapping": mapping, "keep": keep},
     "rollback": {"warehouse": build_warehouse, "to": build_id},
     "status": {"warehouse": warehouse_file},
@@ -217,3 +231,37 @@ def check_all(subparsers: argparse._SubParsersAction) -> None:
         for action in parser._actions:
             if action.dest in checks:
                 action.type = checks[action.dest]
+
+
+# ---- the environment of the commands that run dbt ------------------------------------------------------------
+
+_MEMORY = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*(?:[KMGT]i?B)\s*"  # 8GB, 512 MiB
+                     r"|\s*(?:100|[1-9][0-9]?)(?:\.[0-9]+)?\s*%\s*", re.IGNORECASE)  # 75% of the machine's memory
+
+
+def dbt_environment_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why dbt could not run with this environment (one sentence naming the variable), or None. Checked before a
+    build or `docs` starts: each of these used to fail only after the whole validation, as "dbt could not run:
+    Parser Error: Memory must have a number" or "Runtime Error Got magic b'root'", naming no variable."""
+    env = os.environ if env is None else env
+    memory = env.get("CLOSEDLOOP_DBT_MEMORY")
+    if memory is not None and not _MEMORY.fullmatch(memory):
+        return (f"CLOSEDLOOP_DBT_MEMORY={memory[:40]!r} is not a memory size DuckDB understands; give one such as "
+                "8GB, 512MiB or 75% (or unset it for 8GB).")
+    tz = env.get("TZ")
+    if tz:
+        # dbt's table library imports babel, which reads the local zone from TZ at import. An unknown zone name is
+        # fine (babel falls back to the system's offset), but TZ naming a file that is not a zone file (TZ=/dev/null,
+        # TZ=:/etc/passwd) makes that import, and so every dbt run, fail.
+        try:
+            from babel.localtime import get_localzone
+
+            get_localzone()
+        except LookupError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - pytz asserts, struct errors, OSError: all mean "not usable"
+            why = " ".join(str(exc).split())[:80] or type(exc).__name__
+            return (f"TZ={tz[:40]!r} is not a time zone dbt can use ({why}); set it to a zone name such as "
+                    "Asia/Shanghai or UTC, or unset it.")
+    return None
+

@@ -138,12 +138,31 @@ def _progress_printer(out: TextIO, label: str = "build") -> _DbtProgress:
     return _DbtProgress(out, label)
 
 
+def _console_without_stack_traces() -> None:
+    """dbt prints a Python traceback on the console (event Z003, MainStackTrace, error level: `--quiet` keeps it) when
+    anything escapes a command: an interrupt, a file that is not a database. closedloop says what happened in one
+    sentence instead, so Z003 goes to dbt's log file only (logs/dbt.log beside the warehouse), never to stdout.
+    dbt_common builds its console filter from this module-level function at each invocation."""
+    from dbt_common.events import functions
+
+    original = functions.stdout_filter
+    if getattr(original, "_closedloop", False):
+        return
+
+    def stdout_filter(log_cache_events, line_format, msg) -> bool:
+        return msg.info.code != "Z003" and original(log_cache_events, line_format, msg)
+
+    stdout_filter._closedloop = True  # type: ignore[attr-defined]
+    functions.stdout_filter = stdout_filter
+
+
 def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | None = sys.stdout,
             target_path: Path | None = None):
     """Invoke dbt in this process (no subprocess start-up per call) and return its result object. With `out`,
     progress is shown there (closedloop.progress: a status line on a terminal, plain lines elsewhere)."""
     from dbt.cli.main import dbtRunner
 
+    _console_without_stack_traces()
     printer = _progress_printer(out, "docs" if args[:1] == ["docs"] else "build") if out is not None else None
     callbacks = [printer] if printer is not None else []
     # dbt's log goes beside the warehouse, not into the checkout.
@@ -161,7 +180,12 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     with _dbt_environment(landing_dir, warehouse):
         try:
-            return dbtRunner(callbacks=callbacks).invoke([*args, *common])
+            result = dbtRunner(callbacks=callbacks).invoke([*args, *common])
+            if isinstance(result.exception, KeyboardInterrupt):
+                # Ctrl+C or closedloop.cli.Stopped (SIGTERM/SIGHUP) while dbt ran: dbt cancels its queries and hands
+                # the interrupt back as a result; it is an interrupt still, not "dbt could not run".
+                raise result.exception
+            return result
         finally:
             if printer is not None:
                 printer.finish()
@@ -438,14 +462,24 @@ def generate_docs(warehouse: Path, out: TextIO = sys.stdout) -> Path:
     keeps the served file free for readers): one self-contained HTML file with lineage and column docs."""
     import shutil
 
-    scratch = warehouse.parent / ".docs" / warehouse.name
-    scratch.parent.mkdir(parents=True, exist_ok=True)
+    from closedloop.status import connect_read_only
+
+    # The same check as `status`: a missing, damaged or foreign file is one sentence here, before dbt (which would
+    # print its own traceback over a file that is not a DuckDB database) is started on a copy of it.
+    connect_read_only(warehouse).close()
+    import tempfile
+
+    # Same file name (DuckDB names the catalog after it), in a folder of its own that is removed whole afterwards,
+    # with the write-ahead log DuckDB may leave beside the copy.
+    scratch = Path(tempfile.mkdtemp(prefix=".docs-", dir=warehouse.parent)) / warehouse.name
     print(f"Writing the dbt docs of {warehouse}: parsing the project, compiling every node, reading the catalog",
           file=out, flush=True)
-    shutil.copyfile(warehouse, scratch)
-    result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out,
-                     target_path=PROJECT_DIR / "target")
-    scratch.unlink(missing_ok=True)
+    try:
+        shutil.copyfile(warehouse, scratch)
+        result = run_dbt(["docs", "generate", "--static"], current_landing_dir(warehouse), scratch, out=out,
+                         target_path=PROJECT_DIR / "target")
+    finally:
+        shutil.rmtree(scratch.parent, ignore_errors=True)  # a copy of the whole warehouse: never left behind
     if not result.success:
         raise BuildError(_failure_paragraph(result))
     return PROJECT_DIR / "target" / "static_index.html"

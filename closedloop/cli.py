@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -119,8 +120,15 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     from closedloop.publish import rollback
 
     warehouse = _warehouse(args)
+    if not warehouse.is_file():
+        # Before the lock, which would create the folder and a lock file for a warehouse that was never built.
+        raise ConfigError(f"{warehouse}: no warehouse there yet, so nothing to roll back; run `closedloop build` "
+                          "first.")
     with build_lock(warehouse):
         was, now = rollback(warehouse, args.to)
+        if was == now:
+            print(f"Build {now} is already the one served; nothing changed.")
+            return 0
         runs.append(warehouse, runs.Run(run_id=now, started_at=runs.now(), ended_at=runs.now(),
                                         status="rolled_back", message=f"served {now} instead of {was}"))
     print(f"Now serving build {now} (was {was}). Dashboards see it at their next query.")
@@ -160,12 +168,16 @@ class _Parser(argparse.ArgumentParser):
     """A bad argument is one line on stderr (exit 2), naming the command, the argument and the problem."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`).\n")
+        self.exit(2, f"{self.prog}: {printable(' '.join(message.split()))} (see `{self.prog} --help`).\n")
 
 
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="closedloop", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from closedloop import __version__
+
+    # A new user's first try is often `--version`: without it argparse answered "arguments are required: COMMAND".
+    p.add_argument("--version", action="version", version=f"closedloop {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="write a sample company's raw exports with planted truths",
@@ -281,11 +293,17 @@ def main(argv: list[str] | None = None) -> int:
     from closedloop.sources import SourceError
 
     def fail(message: str, code: int = 1) -> int:
-        print(f"closedloop {args.command}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+        print(f"closedloop {args.command}: {printable(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
         return code
 
+    if args.command != "serve":  # serve forwards its signals to Streamlit itself (closedloop.serve)
+        _stop_on_signals()
+    if args.command in ("build", "docs") and (problem := arguments.dbt_environment_problem()):
+        return fail(problem)
     try:
         return args.func(args)
+    except Stopped as exc:
+        return fail(f"{exc}.", 128 + exc.signum)
     except BuildLocked as exc:
         # EX_TEMPFAIL: not a failure of this build, try again at the next slot.
         return fail(str(exc), 75)
@@ -309,6 +327,35 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CLOSEDLOOP_DEBUG"):
             raise
         return fail(_unexpected(exc))
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a supervisor, a container stop, a closed terminal), raised in the main thread like Ctrl+C,
+    so that everything a command cleans up on an interrupt is cleaned up: a build removes its working file and its
+    landing and records itself as failed, dbt cancels its queries. Python's default for these signals is to die on
+    the spot, which left `.building/` and a landing behind and said nothing."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _stop_on_signals() -> None:
+    def stop(signum, _frame):
+        # Once: a second signal while cleaning up must not cut the cleanup short (SIGKILL still ends it at once).
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(s) is not signal.SIG_IGN:  # nohup'd: keep ignoring SIGHUP, as asked
+            signal.signal(s, stop)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters spelled as escapes (\\x1b): a path or value quoted in an error message can
+    carry terminal escape sequences (colours, cursor moves, a retitled window) that must not reach the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def os_error_sentence(exc: OSError) -> str:

@@ -28,7 +28,7 @@ import os
 import shutil
 from pathlib import Path
 
-from closedloop.paths import ConfigError, landing_root_for
+from closedloop.paths import ConfigError, landing_root_for, read_current
 
 KEEP = 3
 
@@ -90,11 +90,7 @@ def served_build(warehouse: Path) -> str | None:
                 continue
             if (kept.st_dev, kept.st_ino) == (served.st_dev, served.st_ino):
                 return build_id
-    pointer = landing_root_for(warehouse) / "CURRENT"
-    try:
-        return pointer.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
+    return read_current(warehouse)
 
 
 def _point_current(warehouse: Path, build_id: str) -> None:
@@ -222,6 +218,8 @@ def rollback(warehouse: Path, to: str | None = None) -> tuple[str | None, str]:
         to = older[-1]
     elif to not in builds:
         raise ConfigError(f"build {to} is not kept (kept: {', '.join(builds) or 'none'}).")
+    if to == served:
+        return served, to  # nothing to switch: the caller says so instead of recording a rollback that was none
     staged = warehouse.with_name(warehouse.name + ".rollback")
     _link_or_copy(builds_dir(warehouse) / to / warehouse.name, staged)
     os.replace(staged, warehouse)

@@ -78,10 +78,26 @@ def history(warehouse: Path) -> list[Run]:
             try:
                 record = json.loads(line)
                 known = {k: v for k, v in record.items() if k in Run.__dataclass_fields__}
-                runs.append(Run(**known))
+                run = Run(**known)
             except (json.JSONDecodeError, TypeError, AttributeError):
                 continue  # a line cut by a crash mid-write: the rest of the history still counts
+            if _well_formed(run):
+                runs.append(run)
     return runs
+
+
+def _well_formed(run: Run) -> bool:
+    """A record this module could have written: the ids and times as text, the counts as whole numbers. Anything
+    else (a hand edit, another program's JSON) is skipped like a torn line, so `status` never prints it and an
+    incremental build never trusts its checksum or fingerprint."""
+    texts = (run.run_id, run.started_at, run.status)
+    optional_texts = (run.ended_at, run.raw_dir, run.mapping, run.data_as_of, run.mode, run.project_fingerprint,
+                      run.checksum)
+    counts = (run.rows_read, run.rows_loaded, run.rows_set_aside, run.tests_passed, run.tests_failed)
+    return (all(isinstance(x, str) and x for x in texts)
+            and all(x is None or isinstance(x, str) for x in optional_texts)
+            and all(x is None or (isinstance(x, int) and not isinstance(x, bool)) for x in counts)
+            and isinstance(run.sources, dict) and isinstance(run.message, str))
 
 
 def write_table(database: Path, runs: list[Run]) -> None:

@@ -129,7 +129,13 @@ def serve(warehouse: Path, port: int = 8501, address: str = "localhost") -> int:
     warehouse = Path(warehouse).expanduser().resolve()
     if problem := port_problem(port, address):
         raise ConfigError(problem + ".")
-    if not warehouse.exists():
+    if warehouse.exists():
+        # The same check as `status`: a damaged file, or one that is not a warehouse at all (a wrong path, a
+        # device), is one sentence now rather than an open app whose every page fails.
+        from closedloop.status import connect_read_only
+
+        connect_read_only(warehouse).close()
+    else:
         print(
             f"closedloop serve: {warehouse} does not exist yet; the dashboards will say so until "
             f"`closedloop build` publishes it.",

@@ -263,8 +263,44 @@ def check_environment(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+# A roles file is a few hundred lines; anything far larger is not one (a log, a dump, a device) and is refused
+# before it is read, so a wrong setting can never make the dashboards read for minutes or fill the memory.
+MAX_FILE_BYTES = 1 << 20
+
+
+def _safe_loader():
+    """yaml.SafeLoader that refuses a key given twice in one mapping. PyYAML keeps the last one silently, so a
+    user listed twice (or a second `users:` block) would get whichever role came last: an ambiguous file must
+    refuse to serve, like any other invalid one."""
+    import yaml
+
+    class _Strict(yaml.SafeLoader):
+        pass
+
+    def _mapping(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    where = f"line {key_node.start_mark.line + 1}"
+                    raise yaml.constructor.ConstructorError(None, None, f"{key!r} is given twice ({where})",
+                                                            key_node.start_mark)
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: construct_mapping says so in its own words
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    _Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    return _Strict
+
+
 def load_config(path: str | os.PathLike) -> Config:
     """Read and validate the access file (re-read when it changes; an admin's edit applies on the next click)."""
+    import stat
+
     import yaml
 
     p = Path(path).expanduser()
@@ -273,13 +309,18 @@ def load_config(path: str | os.PathLike) -> Config:
     try:
         st_ = p.stat()
         stamp = (st_.st_ino, st_.st_size, st_.st_mtime_ns)
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the access file ({exc.strerror or exc})") from exc
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on some Pythons
+        raise ConfigError(f"{p}: cannot read the access file ({getattr(exc, 'strerror', None) or exc})") from exc
+    # A FIFO would block every page forever, a device (/dev/zero) would be read without end: only a regular file.
+    if not stat.S_ISREG(st_.st_mode):
+        raise ConfigError(f"{p}: is not a regular file (a roles file is a YAML file)")
+    if st_.st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{p}: is {st_.st_size:,} bytes, too large for a roles file (at most {MAX_FILE_BYTES:,})")
     cached = _CACHE.get(str(p))
     if cached and cached[0] == stamp:
         return cached[1]
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_safe_loader())  # noqa: S506 (a SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{p}: not a readable YAML file ({' '.join(str(exc).split())[:200]})") from exc
     cfg = parse_config(data, str(p))

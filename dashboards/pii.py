@@ -33,8 +33,11 @@ import pandas as pd
 # Folding: one character to one character
 # ---------------------------------------------------------------------------------------------------------------
 
-_SPACES = "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63"
+# Zero-width spaces and joiners (\u200b-\u200d, \u2060, \ufeff) fold to a space: pasted from chat apps or web pages
+# they sit invisibly between digit groups (138\u200b1234\u200b5678), and must not hide a phone from the masker.
+_SPACES = ("\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
+           "\u200b\u200c\u200d\u2060\ufeff")
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\u00ad"
 _DOTS = "\u00b7\u2022\u2027\u30fb\uff65"
 
 
@@ -90,13 +93,22 @@ def _national(groups: list[str], seps: list[str]) -> bool:
     or 3-4-4 / 4-4-3; 3-8 and 7-4 only when joined by `-` or `.` ("130 20000101" is two numbers, not a phone)."""
     sizes = [len(g) for g in groups]
     digits = "".join(groups)
+    cc_stripped = False
     for cc in ("0086", "86"):
         if len(groups) > 1 and groups[0] == cc:
-            sizes, digits, seps = sizes[1:], digits[len(cc):], seps[1:]
+            sizes, digits, seps, cc_stripped = sizes[1:], digits[len(cc):], seps[1:], True
             break
         if digits.startswith(cc) and _MOBILE.fullmatch(digits[len(cc):]) and sizes[0] - len(cc) >= 3:
             sizes, digits = [sizes[0] - len(cc), *sizes[1:]], digits[len(cc):]
             break
+        if (len(groups) > 1 and digits.startswith(cc) and sizes[0] - len(cc) in (2, 3)
+                and _LANDLINE.fullmatch("0" + digits[len(cc):])):
+            sizes, digits, cc_stripped = [sizes[0] - len(cc), *sizes[1:]], digits[len(cc):], True
+            break
+    # After the country code a landline drops its trunk 0: 86-10-65521234, 8610 6552 1234 (010 6552 1234).
+    if (cc_stripped and len(sizes) > 1 and sizes[0] in (2, 3) and min(sizes[1:]) >= 3
+            and _LANDLINE.fullmatch("0" + digits)):
+        return True
     if min(sizes) < 3:
         return False
     if _MOBILE.fullmatch(digits):
@@ -160,10 +172,20 @@ def _hide_digits(chars: list[str], folded: str, start: int, end: int) -> None:
 # E-mail and WeChat
 # ---------------------------------------------------------------------------------------------------------------
 
+# Letters of a local part: ASCII, Latin with diacritics, Greek and Cyrillic (zhāng.wěi@…, андрей@…), so none of it
+# is left in front of the mask. CJK is not among them, because Chinese text runs into an address without a space
+# (联系zhou@…); a local part that is itself CJK (张伟@例子.公司) is _EMAIL_CJK's. Domains: any letters (IDN).
+_LOCAL = "A-Za-z0-9\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
+# A domain label is Latin-script (bücher, 163, corp-mail) or wholly in another script (例子): never both, so the
+# Chinese text after an address (zhou@x.com电话138…) is not taken for its domain and is still scanned.
+_LABEL = rf"(?:[{_LOCAL}][{_LOCAL}-]*|[^\W\d_A-Za-z\u00c0-\u04ff]+)"
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9_%+-])([A-Za-z0-9][A-Za-z0-9._%+-]*)"
+    rf"(?<![{_LOCAL}_%+-])([{_LOCAL}][{_LOCAL}._%+-]*)"
     r"(\s*@\s*|\s*[\[({<]\s*at\s*[\])}>]\s*)"
-    r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)", re.IGNORECASE)
+    rf"({_LABEL}(?:\.{_LABEL})*)", re.IGNORECASE)
+# An internationalised address whose local part ends in a CJK (non-Latin) letter: 张伟@例子.公司, 王.芳@jiahe.com.
+# The domain must have a dot, so a chat mention (请@张伟处理) stays as it is.
+_EMAIL_CJK = re.compile(rf"(?<![\w.%+-])([\w.%+-]*[^\x00-\u04ff\W])(\s*@\s*)({_LABEL}(?:\.{_LABEL})+)")
 _DOT = r"(?:\.|\s+dot\s+|\s*[\[(]dot[\])]\s*)"
 _EMAIL_WORDS = re.compile(  # zhou at jiahe dot com / zhou at jiahe.com
     rf"(?<![A-Za-z0-9_%+-])([A-Za-z0-9][A-Za-z0-9._%+-]*)(\s+at\s+)([A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}[A-Za-z]{{2,24}})"
@@ -175,7 +197,9 @@ _WXID = re.compile(r"(?<![A-Za-z0-9_-])wxid_[A-Za-z0-9_-]{4,}", re.IGNORECASE)
 # stays; Chinese ones a separator or none at all (`微信：…`, `微信号 …`, `微信zhou_jg88`; "微信 Moments" stays).
 _WECHAT_LABEL = re.compile(
     r"(?:(?<![A-Za-z])(?:wechat|weixin|wx|vx|v信)(?:\s*(?:id|no\.?|number|号)\s*[:=：]?|\s*[:=：])\s*(?:是|为)?\s*"
-    r"|(?:微信|薇信|威信)(?:(?:号|id|ID)\s*[:=：]?\s*|\s*[:=：]\s*|\s*(?:是|为)\s*|))"
+    r"|(?:微信|薇信|威信)(?:(?:号|id|ID)\s*[:=：]?\s*|\s*[:=：]\s*|\s*(?:是|为)\s*"
+    # after a space, only an id that looks like one (a digit or underscore in it): 微信 zhou_jg88, not 微信 Moments
+    r"|\s+(?=[A-Za-z][A-Za-z-]*[0-9_])|))"
     r"([A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-])", re.IGNORECASE)
 # Cheap test before the real ones: most cells (names, ids, rules) have none of these.
 _MAYBE = re.compile(r"[0-9@]|at|wx|vx|we|微|薇|威|v信", re.IGNORECASE)
@@ -200,7 +224,7 @@ def _matches(folded: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     lower = folded.lower()
     if "@" in folded or "at" in lower:
-        for pattern in (_EMAIL, _EMAIL_WORDS):
+        for pattern in (_EMAIL, _EMAIL_WORDS, _EMAIL_CJK):
             found += [(m.start(), m.end(), f"email:{m.start(1)}:{m.end(1)}") for m in pattern.finditer(folded)]
     if _EIGHT_DIGITS.search(folded):
         found += [(a, b, "phone") for a, b in _phone_spans(folded)]
