@@ -30,11 +30,13 @@ demo: $(STAMP)
 	$(BIN)/closedloop summary --warehouse $(WAREHOUSE)
 	$(BIN)/closedloop serve --warehouse $(WAREHOUSE) --port $(PORT)
 
-# The browser suite drives Debian's Chromium (playwright cannot download a browser here); install it when missing.
+# The browser suite drives Debian's Chromium (playwright cannot download a browser here); install it when missing,
+# with the CJK and emoji fonts the pages need (the page icons are emoji: no icon font is fetched from the web).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium and CJK fonts for the browser tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
+	@{ command -v chromium && dpkg -s fonts-noto-cjk fonts-noto-color-emoji; } >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium, CJK and emoji fonts for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium \
+	    fonts-noto-cjk fonts-noto-color-emoji; }
 
 # Two workers, whole files each (module fixtures build once); the sample and defects builds are shared by both.
 PYTEST   := $(BIN)/python -m pytest -q -n 2 --dist loadfile
