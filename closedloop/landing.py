@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from closedloop import contract
 from closedloop.readers import FILE, ROW, ReadError, Rejection
-from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files
+from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files, unmatched_files
 from closedloop.sql import ident, literal, literal_list
 
 MANIFEST = "_manifest.json"
@@ -658,14 +658,21 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
             validator.close()
         shutil.rmtree(work, ignore_errors=True)
     ordered = [reports[t.key] for t in contract.tables()]
+    # Files near no table's name (a README, a notes.xlsx): listed, never silently passed over. A mapping reads the
+    # vendor's own file names, so there the mapping's report says what it did not read.
+    not_read = [] if mapping else [display for key, display in unmatched_files(raw_dir) if key is None]
     if out is not None:
         print_reports(ordered, out, verb)
-    _write_reports(landing_dir, raw_dir, mapping_name, ordered, rejections)
+        if not_read:
+            print("Files not read (named like no table of the input contract, docs/input-contract.md):", file=out)
+            for display in not_read:
+                print(f"  ! {display}", file=out)
+    _write_reports(landing_dir, raw_dir, mapping_name, ordered, rejections, not_read)
     return ordered
 
 
 def _write_reports(landing_dir: Path, raw_dir: Path, mapping: str | None, reports: list[TableReport],
-                   rejections: list[tuple[str, Rejection]]) -> None:
+                   rejections: list[tuple[str, Rejection]], not_read: list[str] | None = None) -> None:
     rows = {name: [] for name in _REJECTED_SCHEMA.names}
     order = {t.key: i for i, t in enumerate(contract.tables())}
     rejections = sorted(rejections, key=lambda kr: (order[kr[0]], kr[1].file, kr[1].row, kr[1].column or ""))
@@ -685,7 +692,8 @@ def _write_reports(landing_dir: Path, raw_dir: Path, mapping: str | None, report
         "mapping": mapping or "", "raw_dir": str(raw_dir.resolve())} for r in reports])
     report_frame.to_parquet(landing_dir / LOAD_REPORT, index=False)
     (landing_dir / MANIFEST).write_text(
-        json.dumps({"raw_dir": str(raw_dir.resolve()), "mapping": mapping, "tables": [asdict(r) for r in reports]},
+        json.dumps({"raw_dir": str(raw_dir.resolve()), "mapping": mapping, "tables": [asdict(r) for r in reports],
+                    "files_not_read": not_read or []},
                    ensure_ascii=False, indent=2), encoding="utf-8")
 
 
@@ -694,7 +702,7 @@ def print_reports(reports: list[TableReport], out: TextIO = sys.stdout, verb: st
         print(r.line(verb), file=out)
     ignored = [i for r in reports for i in r.ignored_files]
     if ignored:
-        print("Ignored files (named like a part of a table, in a format closedloop does not read):", file=out)
+        print("Ignored files (named like a table or a part of one, not read):", file=out)
         for text in ignored:
             print(f"  ! {text}", file=out)
     notices = [n for r in reports for n in r.notices]

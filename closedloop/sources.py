@@ -108,8 +108,10 @@ def discover(raw_dir: Path, table: contract.Table) -> list[Path]:
 
 
 def ignored_files(raw_dir: Path) -> dict[str, list[str]]:
-    """Per table key, the entries named like its parts that are not read (see `scan`), for tables that have any."""
-    out = {}
+    """Per table key, the entries named like its parts that are not read (see `scan`), and the files of its family
+    folder named like no table whose name is closest to its own (a typo: `crm/opportunity.csv`), for tables that
+    have any."""
+    out: dict[str, list[str]] = {}
     for table in contract.tables():
         try:
             ignored = scan(raw_dir, table)[1]
@@ -117,7 +119,37 @@ def ignored_files(raw_dir: Path) -> dict[str, list[str]]:
             continue  # the table's own reading raises it
         if ignored:
             out[table.key] = ignored
+    for key, display in unmatched_files(raw_dir):
+        if key is not None:
+            out.setdefault(key, []).append(f"{display}: named like no table; the closest is `{key}` (a typo?); "
+                                           "not read")
     return out
+
+
+def unmatched_files(raw_dir: Path) -> list[tuple[str | None, str]]:
+    """The files in the family folders (crm/, campaign/, service/) that no table reads by name, each with the
+    table whose name is closest to it (or None): never read, so they are listed, never silently passed over.
+    Hidden files and Excel lock files are left out."""
+    import difflib
+
+    found = []
+    for family in sorted({t.family for t in contract.tables()}):
+        folder = raw_dir / family
+        tables = [t for t in contract.tables() if t.family == family]
+        try:
+            names = sorted(e.name for e in os.scandir(folder)) if folder.is_dir() else []
+        except OSError:
+            continue  # the tables' own scans name an unreadable folder
+        for name in names:
+            if name.startswith((".", "~$")):
+                continue
+            if any(_looks_like_part(name, t, [s.name for s in tables if s is not t]) for t in tables):
+                continue
+            stem = name.lower().split(".")[0]
+            close = difflib.get_close_matches(stem, [t.name for t in tables], n=1, cutoff=0.75)
+            key = f"{family}/{close[0]}" if close else None
+            found.append((key, f"{family}/{name}"))
+    return found
 
 
 def missing_columns_message(display: str, table: contract.Table, header: list[str], missing: list[str]) -> str:

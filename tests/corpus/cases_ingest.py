@@ -170,6 +170,11 @@ CAMPAIGN = write("campaign/campaigns.csv", csv_text(["campaign_id", "campaign_na
 OPPS_4 = [opp("O4"), opp("O5", owner="U2", amount="7")]
 
 TABLE_ERRORS_INGEST = [
+    Case("required_table_under_a_typo", "crm/opportunities.csv saved as crm/opportunity.csv: the required table is "
+         "missing, and the message names the file it may be",
+         lambda root: (root / OPPS).rename(root / "crm" / "opportunity.csv"),
+         error=r"required table `crm/opportunities` is missing.*crm/opportunity\.csv: named like no table; the "
+               r"closest is `crm/opportunities`"),
     Case("fifo_part", "crm/opportunities_4.csv is a FIFO (named pipe): reading it would hang",
          fifo("crm/opportunities_4.csv"),
          error=r"crm/opportunities_4\.csv: is a FIFO \(named pipe\), not a file.*part of table `crm/opportunities`"),
@@ -286,6 +291,13 @@ ROWS_INGEST = [
          counts=counts(),
          stdout=(r"^Ignored files", r"^  ! crm/leads_1\.numbers: named like a part of `crm/leads` but its type "
                  r"`\.numbers`", r"^  ! crm/opportunities\.csv\.bak: .*`\.bak`")),
+    Case("files_named_like_no_table_listed", "crm/user.csv (a typo of users) and crm/README.txt beside the "
+         "exports: not read, and each listed, the typo under the table it is closest to",
+         both(write("crm/user.csv", b"user_id,user_name,department_id,role\nU9,x,D1,sales\n"),
+              write("crm/README.txt", b"exported 2026-11-01")),
+         counts=counts(),
+         stdout=(r"^  ! crm/user\.csv: named like no table; the closest is `crm/users`",
+                 r"^Files not read \(named like no table", r"^  ! crm/README\.txt$")),
     # --- lineage is closedloop's own ---------------------------------------------------------------------------
     Case("vendor_lineage_columns_csv", "crm/users.csv with vendor columns `_source_file`, `_source_row`, `__file`, "
          "`__row`: kept as `vendor_…`, the lineage stays the real file and row",
