@@ -31,14 +31,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from closedloop import contract
-from closedloop.readers import FILE, ROW, ReadError, Rejection
+from closedloop.readers import FILE, ROW, SOURCE_FILE, SOURCE_ROW, ReadError, Rejection
 from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files, unmatched_files
 from closedloop.sql import ident, literal, literal_list
 
 MANIFEST = "_manifest.json"
 REJECTED = "_rejected.parquet"
 LOAD_REPORT = "_load_report.parquet"
-SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
 _REJECTED_SCHEMA = pa.schema([("table_key", pa.string()), ("file", pa.string()), ("row", pa.int64()),
                               ("column_name", pa.string()), ("rule", pa.string()), ("value", pa.string()),
                               ("message", pa.string())])

@@ -39,8 +39,11 @@ FORMATS = ".csv, .tsv, .txt (also as .gz or a one-file .zip), .xlsx, .xls, .ods,
 # Lineage and working columns are the project's own: a vendor column with one of these names (or a helper
 # column's, `x__parsed`) is renamed `vendor_<name>` and kept as an extra column, so it can neither replace
 # `_source_file`/`_source_row` nor break the reading.
-LINEAGE = ("_source_file", "_source_row")
-_RESERVED = re.compile(r"^(?:_source_file|_source_row|__.*|.+__(?:parsed|norm|date|in__.+))$", re.IGNORECASE)
+SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
+# The helper columns validation adds beside a column (`x__parsed`, `x__issue` …; closedloop.validate._SHADOW).
+HELPER_KINDS = ("parsed", "issue", "norm", "date")
+_RESERVED = re.compile(rf"^(?:{SOURCE_FILE}|{SOURCE_ROW}|__.*|.+__(?:{'|'.join(HELPER_KINDS)}|in__.+))$",
+                       re.IGNORECASE)
 
 csv.field_size_limit(1 << 30)
 

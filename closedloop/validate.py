@@ -32,13 +32,13 @@ import pandas as pd
 import pyarrow as pa
 
 from closedloop import PROJECT_DIR, contract
-from closedloop.readers import FILE, ROW, Rejection
+from closedloop.readers import FILE, HELPER_KINDS, ROW, Rejection
 from closedloop.sql import ident
 
 SUITES_DIR = PROJECT_DIR / "expectations"
 MACROS = PROJECT_DIR / "macros" / "staging.sql"
 POSITION = "__i"
-_SHADOW = re.compile(r"^(?P<col>.+?)__(?P<kind>parsed|issue|norm|date"
+_SHADOW = re.compile(rf"^(?P<col>.+?)__(?P<kind>{'|'.join(HELPER_KINDS)}"
                      r"|in__(?P<family>[a-z]+)__(?P<table>[a-z_]+?)__(?P<key>[a-z_]+))$")
 # Staging macro per contract data type, used for `x__parsed`.
 _PARSERS = {"timestamp": "cl_timestamp", "date": "cl_date", "decimal(18,2)": "cl_amount", "integer": "cl_integer",

@@ -17,7 +17,7 @@ import pytest
 from corpus.cases import MINIMAL_OPPS, MINIMAL_USERS, OPPS_HEADER, USERS_HEADER, csv_text
 from corpus.defects import MINIMAL
 
-from closedloop import contract, readers, sources
+from closedloop import contract, readers, sources, validate
 from closedloop.cli import main
 from closedloop.mapping import MappingError, load_mapping, parse_mapping
 from closedloop.readers import FILE, ROW, decide_record
@@ -189,6 +189,18 @@ def test_renamed_header_never_collides(tmp_path: Path) -> None:
     assert info.header == ["id", "vendor__source_file_2", "vendor__source_file", "vendor___ROW"]
     frame, _ = readers.read_all(path)
     assert frame.loc[0, "vendor__source_file_2"] == "a" and frame.loc[0, ROW] == 2
+
+
+@pytest.mark.parametrize("kind", ["parsed", "issue", "norm", "date"])
+def test_vendor_columns_named_like_every_validation_helper_are_renamed(tmp_path: Path, kind: str) -> None:
+    """Validation adds `<column>__<kind>` helpers (closedloop.validate._SHADOW): a vendor column of that shape is kept
+    under another name, so it can never be taken for one."""
+    path = tmp_path / "t.csv"
+    path.write_text(f"id,created_at__{kind}\n1,x\n", encoding="utf-8")
+    header = readers.read_info(path).header
+    assert header[0] == "id" and header[1].startswith(f"vendor_created_at__{kind}") and not validate._SHADOW.match(
+        header[1]), header
+    assert validate._SHADOW.match(f"created_at__{kind}")
 
 
 def test_damaged_workbook_xml_is_one_sentence(tmp_path: Path) -> None:
