@@ -15,11 +15,12 @@ import re
 import socket
 from pathlib import Path
 
+from closedloop.paths import BUILD_ID
+
 # `generate --scale`: 1 is ~10k leads; 10,000 would be ~100M leads (about a terabyte of CSV), far past the
 # largest scale measured (docs/benchmarks.md: 1000).
 MAX_SCALE = 10_000.0
 MAX_SEED = 2**63 - 1
-_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9]+$")  # closedloop.paths.BUILD_ID
 
 
 def _fail(message: str) -> argparse.ArgumentTypeError:
@@ -204,7 +205,7 @@ def mapping(text: str) -> str:
 
 
 def build_id(text: str) -> str:
-    if not _BUILD_ID.match(text or ""):
+    if not BUILD_ID.fullmatch(text or ""):
         raise _fail(f"`{text[:40]}` is not a build id (like 20261207T021500-1234; see `closedloop status`)")
     return text
 

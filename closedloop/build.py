@@ -331,8 +331,8 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
         run = runs.Run(run_id=landing_dir.name, started_at=runs.now(), raw_dir=str(raw_dir), mapping=mapping,
                        project_fingerprint=project_fingerprint(vars_))
         try:
-            if not full_refresh and warehouse.exists():
-                publish.verify(warehouse)  # before any work: an incremental build would start from a damaged file
+            if build_mode(warehouse, full_refresh, run.project_fingerprint, raw_dir, mapping)[0] == "incremental":
+                publish.verify(warehouse)  # before any work: the build would start from a copy of a damaged file
             done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
                                                  mapping, publish.KEEP if keep is None else keep, reference)
         except BaseException as exc:

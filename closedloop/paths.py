@@ -12,17 +12,6 @@ class ConfigError(Exception):
     """A missing or contradictory setting, reported as one sentence."""
 
 
-def resolve(value: str | os.PathLike | None, env: str, what: str) -> Path:
-    """A flag wins over its environment variable; neither is an error that says which to set."""
-    chosen = value or os.environ.get(env)
-    if not chosen:
-        raise ConfigError(f"no {what} given: pass it as a flag or set {env}.")
-    try:
-        return Path(chosen).expanduser().resolve()
-    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError on Python 3.11), a name too long
-        raise ConfigError(f"{what} {chosen}: {getattr(exc, 'strerror', None) or 'a symbolic link loop'}.") from None
-
-
 def landing_root_for(warehouse: Path) -> Path:
     """Landed Parquet sits beside the warehouse it feeds: data/warehouse.duckdb -> data/landing/<build>/."""
     return warehouse.parent / "landing"

@@ -837,7 +837,7 @@ def read_calamine(path: Path, display: str | None = None, chunk_rows: int = CHUN
         rows = sheet.to_python(skip_empty_area=False)
     except Exception as exc:  # calamine raises its own errors, and ValueError/OSError, for a damaged file
         raise ReadError(f"{display}: cannot be opened as a spreadsheet (.xls/.ods): {exc}") from exc
-    cells = iter([[None if v == "" else v for v in r] for r in rows])
+    cells = iter(rows)  # calamine gives "" for an empty cell, which _cell_text and _sheet_header read as empty
     header = _sheet_header(display, next(cells, None), info, "spreadsheet")
     yield from _sheet_rows(display, header, ((r, None) for r in cells), chunk_rows)
 

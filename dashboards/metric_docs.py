@@ -29,7 +29,6 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-@lru_cache(maxsize=4)
 def _parse(text: str) -> dict[str, tuple[str, str]]:
     found = list(_HEADING.finditer(text))
     entries = {}
@@ -42,13 +41,22 @@ def _parse(text: str) -> dict[str, tuple[str, str]]:
 
 
 def entries(path: Path | None = None) -> dict[str, tuple[str, str]]:
-    """anchor -> (title, markdown body) of every `###` entry; empty when the file is missing. Read at every call
-    (a page run), so an edited definition shows at the next rerun."""
+    """anchor -> (title, markdown body) of every `###` entry; empty when the file is missing. Read again only when
+    the file changed (a page has several expanders per run), so an edited definition shows at the next rerun."""
+    path = path or METRICS_MD
     try:
-        text = (path or METRICS_MD).read_text(encoding="utf-8")
+        stat = path.stat()
     except OSError:
         return {}
-    return _parse(text)
+    return _entries_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _entries_of(path: Path, mtime_ns: int, size: int) -> dict[str, tuple[str, str]]:
+    try:
+        return _parse(path.read_text(encoding="utf-8"))
+    except OSError:
+        return {}
 
 
 def markdown(anchors: Sequence[str], path: Path | None = None) -> str | None:

@@ -36,6 +36,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from closedloop.sql import literal
 from dashboards.access import ENV_ACCESS, UNRESTRICTED, Access, AccessDenied, mask_frame
 from dashboards.periods import Window
 from dashboards.pii import hide_paths
@@ -212,11 +213,6 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
 }
 
 
-def _quote(value: str) -> str:
-    from closedloop.sql import literal  # the one quoting helper (a NUL cannot hide the rest of the path)
-
-    return literal(value)
-
 
 def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnection, set[str]]:
     """An in-memory connection whose `marts`, `intermediate`, `config` and `ops` schemas hold views of the warehouse
@@ -224,7 +220,7 @@ def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnec
     warehouse's relations left invisible."""
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"attach {_quote(path)} as {_SRC} (read_only)")
+        con.execute(f"attach {literal(path)} as {_SRC} (read_only)")
         tables = con.execute("select table_schema, table_name, list(column_name) from information_schema.columns "
                              "where table_catalog = $c group by all", {"c": _SRC}).fetchall()
         columns = {(s_, n): set(cols) for s_, n, cols in tables}
