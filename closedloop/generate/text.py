@@ -140,11 +140,11 @@ _FULL_WIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
 
 def noisy_phones(rng: np.random.Generator, clean: pa.Array) -> pa.Array:
     """Mobile numbers as people write them: mostly 13812345678; some '+86 138-1234-5678', '86 13812345678',
-    '0086 13812345678', '138 1234 5678' or in full-width digits (１３８…). Values that are not 11 characters (a
-    landline such as '010-6552 8888') are kept as typed."""
+    '0086 13812345678', '138 1234 5678' or in full-width digits (１３８…). Values that are not 11 characters
+    starting with 1 (a landline such as '010-6552 8888', a row of zeros) are kept as typed."""
     n = len(clean)
     u = pa.array(rng.random(n))
-    mobile = pc.fill_null(pc.equal(pc.utf8_length(clean), 11), False)
+    mobile = pc.fill_null(pc.and_(pc.equal(pc.utf8_length(clean), 11), pc.starts_with(clean, "1")), False)
     a, b, c = (pc.utf8_slice_codeunits(clean, lo, hi) for lo, hi in ((0, 3), (3, 7), (7, 11)))
     dashed = join("+86 ", a, "-", b, "-", c)
     spaced = join("86 ", clean)
