@@ -199,8 +199,10 @@ final as (
         cast(campaign_id as varchar) as campaign_id,
         cast(content_id as varchar) as content_id,
         cast(model as varchar) as model,
-        cast(credit as double) as credit,
-        cast(credit * revenue as double) as revenue_credit,
+        -- rounded a little below double precision, so a share prints as 0.3, not 0.30000000000000004; the sums stay
+        -- within 1e-9 of 1 and of the amount
+        cast(round(credit, 12) as double) as credit,
+        cast(round(credit * revenue, 6) as double) as revenue_credit,
         is_synthetic,
         cast(touch_position as integer) as touch_position,
         cast(path_length as integer) as path_length
