@@ -13,7 +13,8 @@ INPUT = ["conversion_type", "path", "path_length", "channel_set", "channel_count
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    paths = dbt.ref("int_attribution__journey_paths").df()
+    # sorted, so that floating-point sums add in the same order on every build (a rebuild gives the same bits)
+    paths = dbt.ref("int_attribution__journey_paths").df().sort_values(["conversion_type", "path", "is_converted"])
     rows = channel_weights(paths[INPUT].itertuples(index=False, name=None))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     # typed even when empty (no touches and no conversions), so the table's columns never come out as nulls

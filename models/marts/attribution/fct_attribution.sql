@@ -42,6 +42,8 @@ paths as (
 
 ),
 
+-- Sums over a path run in touch order over the whole path (the `whole_path` windows), so a rebuild adds the same
+-- numbers in the same order and gets the same last bits.
 -- time_decay's raw weight halves every attribution_half_life_days before the conversion; w_shaped's positions
 -- are the first touch and the last touches at or before the lead's and the opportunity's creation
 positioned as (
@@ -89,7 +91,7 @@ rule_credits as (
         case when touch_position = 1 then 1.0 else 0.0 end as credit_first_touch,
         case when touch_position = path_length then 1.0 else 0.0 end as credit_last_touch,
         1.0 / path_length as credit_linear,
-        decay_weight / sum(decay_weight) over (partition by conversion_type, conversion_id) as credit_time_decay,
+        decay_weight / sum(decay_weight) over whole_path as credit_time_decay,
         case
             when path_length = 1 then 1.0
             when path_length = 2 then 0.5
@@ -97,9 +99,12 @@ rule_credits as (
             else 0.2 / (path_length - 2)
         end as credit_position_based,
         -- positions that coincide add up and a missing one (or an empty rest) drops out: normalised to 1
-        w_shaped_weight / sum(w_shaped_weight) over (partition by conversion_type, conversion_id)
-            as credit_w_shaped
+        w_shaped_weight / sum(w_shaped_weight) over whole_path as credit_w_shaped
     from w_shaped_weights
+    window whole_path as (
+        partition by conversion_type, conversion_id order by touch_position
+        rows between unbounded preceding and unbounded following
+    )
 
 ),
 
@@ -137,11 +142,14 @@ weights as (
         conversion_id,
         touch_position,
         case
-            when sum(touch_weight) over (partition by conversion_type, conversion_id) > 0
-                then touch_weight / sum(touch_weight) over (partition by conversion_type, conversion_id)
-            else 1.0 / count(*) over (partition by conversion_type, conversion_id)
+            when sum(touch_weight) over whole_path > 0 then touch_weight / sum(touch_weight) over whole_path
+            else 1.0 / count(*) over whole_path
         end as credit
     from {{ model }}_weighted
+    window whole_path as (
+        partition by conversion_type, conversion_id order by touch_position
+        rows between unbounded preceding and unbounded following
+    )
 
 ),
 {% endfor %}
