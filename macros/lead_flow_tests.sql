@@ -6,15 +6,6 @@
     select * from {{ model }} where not ({% if column_name %}{{ column_name }} {% endif %}{{ expression }})
 {% endtest %}
 
-{# Fails on every combination of `columns` that occurs more than once; a null is a value like any other,
-   so company-wide rows (department_id null) are checked too. #}
-{% test lead_flow_unique_combination(model, columns) %}
-    select {{ columns | join(', ') }}, count(*) as occurrences
-    from {{ model }}
-    group by {{ columns | join(', ') }}
-    having count(*) > 1
-{% endtest %}
-
 {# Row parity: the model has exactly as many rows as `compare_model` (no lead lost, none fanned out). #}
 {% test lead_flow_row_count_equals(model, compare_model) %}
     with counts as (

@@ -230,11 +230,18 @@
     lower({{ cl_text(col) }})
 {%- endmacro %}
 
-{# Digits only; a Chinese mobile written +86 / 0086 / 86 before its 11 digits keeps the 11 digits. #}
+{# One number, one value: full-width digits (１３８…) folded, digits only; a mobile written +86 / 0086 / 86
+   before its 11 digits keeps the 11 digits, and any other number written with +86 / 0086 gets the domestic
+   trunk 0 back ("+86 10 6552 8888" and "010-6552 8888" are one number). #}
 {% macro cl_phone(col) -%}
-    nullif(regexp_replace(
-        regexp_replace(cast({{ col }} as varchar), '[^0-9]', '', 'g'),
-        '^(0086|86)(1[0-9]{10})$', '\2'), '')
+    {%- set raw = "translate(trim(cast(" ~ col ~ " as varchar)), '０１２３４５６７８９＋', '0123456789+')" -%}
+    {%- set digits = "regexp_replace(" ~ raw ~ ", '[^0-9]', '', 'g')" -%}
+    nullif(case
+        when regexp_matches({{ digits }}, '^(0086|86)1[0-9]{10}$') then right({{ digits }}, 11)
+        when {{ raw }} like '+86%' then '0' || substr({{ digits }}, 3)
+        when {{ raw }} like '0086%' then '0' || substr({{ digits }}, 5)
+        else {{ digits }}
+    end, '')
 {%- endmacro %}
 
 {# A deterministic key for log tables that have none, from the columns that identify a row. #}

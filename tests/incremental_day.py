@@ -8,7 +8,8 @@ assignments, activities and touches, it plants the cases an incremental build ge
   previous build's latest event), on leads created long before;
 - updated records: an open opportunity advanced a stage with a new amount, another closed won (each with its new
   stage-history row), an open lead handed to a rep of another department, a lead disqualified months ago now
-  converted with a new opportunity, and (with `move_user`) a rep moved to another department.
+  converted with a new opportunity, and (with `move_user`) a rep moved to another department;
+- a touch carrying one known person's e-mail and another's phone: two persons merge into one.
 
 Used by tests/test_incremental.py and for the scale-10 figures in docs/build-figures.md.
 """
@@ -149,6 +150,12 @@ def _plant(t: _Tables, raw: Path, day: date, rng: random.Random, at, move_user: 
                             "channel": "官网", "touch_type": "page_view",
                             "anonymous_id": f"ck{rng.getrandbits(64):016x}"})
 
+    # one form filled with a known person's e-mail and another known person's phone: the day merges two persons
+    merged = t.pick("crm/leads", "lead_id", "email like '%_@_%' and length(regexp_replace(phone, '[^0-9]', '', 'g')) "
+                    "= 11 and lower(email) not similar to '(test|noreply|info).*'", 2)
+    new_touches.append({"touch_id": new_touch_id(), "touched_at": _ts(at(10, 0)), "channel": "官网",
+                        "touch_type": "form_submit", "email": merged[0]["email"], "phone": merged[1]["phone"]})
+
     open_statuses = {"new", "contacted", "nurturing", "mql", "sql"}
     latest = datetime.fromisoformat(t.value(f"select max(event_at) from {t.view('crm/lead_events')}"))
     statuses = ", ".join(f"'{s}'" for s in sorted(open_statuses))
@@ -238,7 +245,7 @@ def _plant(t: _Tables, raw: Path, day: date, rng: random.Random, at, move_user: 
            ["touch_id", "touched_at", "channel", "touch_type", "campaign_id", "content_id", "anonymous_id",
             "device_id", "wechat_openid", "wechat_unionid", "email", "phone", "lead_id"])
     return {
-        "new_leads": per_day,
+        "new_leads": per_day, "merged_leads": [merged[0]["lead_id"], merged[1]["lead_id"]],
         "late_lead": late_lead["lead_id"], "late_day": late_day.isoformat(),
         "handed_lead": handed_lead["lead_id"], "released_lead": released_lead["lead_id"],
         "revived_lead": revived["lead_id"], "revived_opportunity": revived_opp,

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_identity__lead_persons') }}
 -- The leads an incremental build recomputes: every lead whose own record changed, that an opportunity link now
 -- points to or no longer points to, whose owner's user record changed, or that has a lead event, ownership event
 -- or activity in the look-back window. One row per lead, with its flows as the previous build's fct_leads had them,
@@ -33,6 +34,16 @@ affected as (
     union all
     select lead_id from {{ ref('stg_crm__activities') }}
     where lead_id is not null and activity_at >= {{ incremental_window_start('activities') }}
+    {%- if previous_facts is not none %}
+    union all
+    -- a new touch, lead or contact can merge two persons: every lead whose person or duplicate link moved
+    select lead_persons.lead_id
+    from {{ ref('int_identity__lead_persons') }} as lead_persons
+    inner join {{ previous_facts }} as previous_leads
+        on previous_leads.lead_id = lead_persons.lead_id
+    where previous_leads.person_id is distinct from lead_persons.person_id
+        or previous_leads.duplicate_of_lead_id is distinct from lead_persons.duplicate_of_lead_id
+    {%- endif %}
 
 ),
 

@@ -34,6 +34,13 @@ as_of as (
 
 ),
 
+lead_persons as (
+
+    select * from {{ ref('int_identity__lead_persons') }}
+    where {{ incremental_only('lead_id', 'incremental_changed_lead_facts') }}
+
+),
+
 responses as (
 
     select
@@ -96,10 +103,15 @@ final as (
         sla.is_recovered,
         sla.final_status,
         sla.disqualify_reason,
-        sla.source_status
+        sla.source_status,
+        lead_persons.person_id,
+        lead_persons.duplicate_of_lead_id,
+        lead_persons.duplicate_of_lead_id is not null as is_duplicate
     from leads
     inner join sla
         on leads.lead_id = sla.lead_id
+    left join lead_persons
+        on leads.lead_id = lead_persons.lead_id
     left join users
         on leads.owner_user_id = users.user_id
 

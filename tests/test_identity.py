@@ -1,0 +1,127 @@
+"""Identity resolution (OneID): components to the true fixed point, junk that joins nobody, stable person ids.
+
+The component macro is checked against networkx on random graphs through real dbt runs of
+int_identity__components, in both its forms (DuckDB's recursive statement and the portable loop Spark runs); the
+sample's persons against networkx over the same records.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import duckdb
+import pytest
+from independent.identity import components, partition
+
+from closedloop.build import run_dbt
+
+
+def _random_graphs(seed: int) -> list[tuple[int, int]]:
+    """Several graphs side by side: sparse random graphs of hundreds and thousands of nodes, a long path (many
+    rounds), a star, lone nodes; node ids shuffled so the smallest id sits anywhere in a component."""
+    rng = random.Random(seed)
+    edges: list[tuple[int, int]] = []
+    offset = 0
+    for n, m in ((300, 250), (800, 900), (3000, 2600), (5000, 2000)):
+        edges += [(offset + rng.randrange(n), offset + rng.randrange(n)) for _ in range(m)]
+        edges += [(offset + v, offset + v) for v in range(n)]  # every node listed, isolated ones too
+        offset += n
+    path = list(range(offset, offset + 400))
+    rng.shuffle(path)
+    edges += list(zip(path, path[1:], strict=False))
+    offset += 400
+    edges += [(offset, offset + k) for k in range(1, 200)]
+    offset += 200
+    relabel = list(range(offset))
+    rng.shuffle(relabel)
+    return [(relabel[a] + 1, relabel[b] + 1) for a, b in edges]
+
+
+def _run_components(tmp_path: Path, edges: list[tuple[int, int]], method: str, max_rounds: int = 1000):
+    warehouse = tmp_path / f"{method}-{max_rounds}.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema intermediate")
+    con.execute("create table intermediate.int_identity__edges (node_a bigint, node_b bigint)")
+    con.executemany("insert into intermediate.int_identity__edges values (?, ?)", edges)
+    con.close()
+    result = run_dbt(["run", "--select", "int_identity__components", "--vars",
+                      f"{{identity_components_method: {method}, identity_max_rounds: {max_rounds}}}"],
+                     tmp_path / "landing", warehouse, out=None, target_path=tmp_path / f"target-{method}")
+    labels = None
+    if result.success:
+        con = duckdb.connect(str(warehouse), read_only=True)
+        labels = dict(con.execute("select node_id, component_id from intermediate.int_identity__components").fetchall())
+        leftovers = con.execute("select table_name from information_schema.tables where table_name like '%__round%'")
+        assert not leftovers.fetchall(), "the portable loop left its round tables behind"
+        con.close()
+    return result, labels
+
+
+@pytest.mark.parametrize("method", ["auto", "iterative"])
+def test_components_equal_networkx_on_random_graphs(tmp_path, method):
+    edges = _random_graphs(seed=14)
+    result, labels = _run_components(tmp_path, edges, method)
+    assert result.success, result.exception
+    expected = components(edges)
+    assert labels == expected  # same partition, and the label is the component's smallest node, as documented
+    assert len(partition(expected)) > 1000
+
+
+@pytest.mark.parametrize("method", ["auto", "iterative"])
+def test_a_component_loop_that_reaches_its_cap_fails_the_build(tmp_path, method):
+    chain = [(k, k + 1) for k in range(1, 300)]  # 300 nodes in a line: more rounds than the cap allows
+    result, labels = _run_components(tmp_path, chain, method, max_rounds=3)
+    assert not result.success and labels is None
+    messages = " ".join(str(getattr(r, "message", "")) for r in (result.result.results if result.result else []))
+    assert "identity_max_rounds" in (messages + str(result.exception))
+
+
+def test_sample_persons_are_the_components_of_its_records(wh):
+    """Recompute persons from the kept identifiers of every record with networkx (records as hubs)."""
+    observations = wh.execute("""
+        select o.record_type || ':' || o.record_id, o.identifier_type || ':' || o.identifier_value
+        from intermediate.int_identity__observations o
+        join intermediate.int_identity__identifiers i using (identifier_type, identifier_value)
+        where i.action is null""").fetchall()
+    graph_edges = [(record, identifier) for record, identifier in observations]
+    expected = partition({node: label for node, label in components(graph_edges).items() if ":" in str(node)
+                          and not node.startswith(("touch:", "lead:", "contact:"))})
+    bridge = wh.execute("select identifier_type || ':' || identifier_value, person_id "
+                        "from marts.bridge_person_identifier").fetchall()
+    assert partition(dict(bridge)) == expected
+
+
+def test_every_record_has_one_person_and_persons_are_complete(wh):
+    counts = wh.execute("""
+        select
+            (select count(*) from marts.fct_touches) + (select count(*) from staging.stg_crm__leads)
+                + (select count(*) from staging.stg_crm__contacts),
+            (select count(*) from intermediate.int_identity__record_persons),
+            (select count(*) from intermediate.int_identity__record_persons where person_id is null),
+            (select count(*) from (select distinct person_id from intermediate.int_identity__record_persons)),
+            (select count(*) from marts.dim_person),
+            (select sum(lead_count) from marts.dim_person),
+            (select count(*) from marts.fct_leads where person_id is null)
+    """).fetchone()
+    records, record_rows, null_persons, persons, dim_rows, leads_in_dim, leads_without = counts
+    assert record_rows == records and null_persons == 0
+    assert dim_rows == persons
+    assert leads_in_dim == wh.execute("select count(*) from marts.fct_leads").fetchone()[0]
+    assert leads_without == 0
+
+
+def test_duplicate_leads_are_the_persons_earlier_leads_within_the_window(wh):
+    leads = wh.execute("select lead_id, person_id, created_at, duplicate_of_lead_id from marts.fct_leads").fetchall()
+    by_person: dict[str, list] = {}
+    for lead_id, person, created, _ in leads:
+        by_person.setdefault(person, []).append((created, lead_id))
+    expected = {}
+    for rows in by_person.values():
+        rows.sort()
+        for (prev_at, prev_id), (at, lead_id) in zip(rows, rows[1:], strict=False):
+            if (at - prev_at).total_seconds() <= 90 * 86400:
+                expected[lead_id] = prev_id
+    got = {lead_id: dup for lead_id, _, _, dup in leads if dup is not None}
+    assert got == expected
+    assert len(got) > 20
