@@ -10,9 +10,9 @@
 --                Open deals are in neither (censored: they may still be won).
 -- A path holds the person's touches after the person's previous conversion of the same type (strictly before this
 -- journey's end) and within the type's lookback before the end.
-with leads as (
+with lead_persons as (
 
-    select lead_id, created_at, channel, campaign_id, is_converted, disqualified_at
+    select lead_id, created_at, channel, campaign_id, is_converted, disqualified_at, person_id
     from {{ ref('fct_leads') }}
 
 ),
@@ -21,16 +21,6 @@ record_persons as (
 
     select record_type, record_id, person_id
     from {{ ref('int_identity__record_persons') }}
-
-),
-
-lead_persons as (
-
-    select leads.*, record_persons.person_id
-    from leads
-    left join record_persons
-        on record_persons.record_type = 'lead'
-        and record_persons.record_id = leads.lead_id
 
 ),
 
