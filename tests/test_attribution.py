@@ -153,3 +153,15 @@ def test_shapley_matches_brute_force(seed: int) -> None:
 def test_exact_results_are_the_same_run_to_run() -> None:
     journeys = [Journey(p, c, n) for p, c, n in _random_journeys(random.Random(5), "ABCDE", 300)]
     assert markov_removal_effects(journeys) == markov_removal_effects(list(reversed(journeys)))
+
+
+def test_sql_and_python_agree_on_the_separators() -> None:
+    """The path and channel-set strings are built by macros/attribution.sql and parsed back by this module."""
+    import re
+    from pathlib import Path
+
+    from closedloop.attribution import PATH_SEPARATOR, SET_SEPARATOR
+
+    macros = (Path(__file__).resolve().parents[1] / "macros" / "attribution.sql").read_text(encoding="utf-8")
+    found = dict(re.findall(r"macro attribution_(path|set)_separator\(\) -%\}'([^']*)'", macros))
+    assert found == {"path": PATH_SEPARATOR, "set": SET_SEPARATOR}
