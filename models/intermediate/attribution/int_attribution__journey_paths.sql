@@ -21,9 +21,9 @@ final as (
 
     select
         conversion_type,
-        cast(path as varchar) as path,
+        cast(path as {{ dbt.type_string() }}) as path,
         cast(path_length as integer) as path_length,
-        cast(channel_set as varchar) as channel_set,
+        cast(channel_set as {{ dbt.type_string() }}) as channel_set,
         cast(channel_count as integer) as channel_count,
         is_converted,
         cast(count(*) as bigint) as journeys

@@ -128,8 +128,8 @@ journey_ends as (
         touch_persons.person_id,
         touch_persons.last_touched_at,
         cast(null as decimal(18, 2)),
-        cast(null as varchar),
-        cast(null as varchar),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
         cast(null as timestamp),
         cast(null as timestamp)
     from touch_persons
@@ -216,9 +216,9 @@ final as (
 
     select
         journey_ends.conversion_type,
-        cast(journey_ends.journey_id as varchar) as journey_id,
+        cast(journey_ends.journey_id as {{ dbt.type_string() }}) as journey_id,
         journey_ends.is_converted,
-        cast(journey_ends.person_id as varchar) as person_id,
+        cast(journey_ends.person_id as {{ dbt.type_string() }}) as person_id,
         journey_ends.ended_at,
         previous_conversions.previous_conversion_at,
         case journey_ends.conversion_type
@@ -227,8 +227,8 @@ final as (
             {% endfor -%}
         end as lookback_start,
         journey_ends.revenue,
-        cast(journey_ends.fallback_channel as varchar) as fallback_channel,
-        cast(journey_ends.fallback_campaign_id as varchar) as fallback_campaign_id,
+        cast(journey_ends.fallback_channel as {{ dbt.type_string() }}) as fallback_channel,
+        cast(journey_ends.fallback_campaign_id as {{ dbt.type_string() }}) as fallback_campaign_id,
         journey_ends.lead_created_at,
         journey_ends.opportunity_created_at
     from journey_ends

@@ -47,11 +47,11 @@ synthetic as (
         journeys.conversion_type,
         journeys.journey_id,
         journeys.is_converted,
-        cast(null as varchar) as touch_id,
+        cast(null as {{ dbt.type_string() }}) as touch_id,
         journeys.ended_at as touched_at,
         journeys.fallback_channel as channel,
         journeys.fallback_campaign_id as campaign_id,
-        cast(null as varchar) as content_id
+        cast(null as {{ dbt.type_string() }}) as content_id
     from journeys
     left join journeys_touched
         on journeys.conversion_type = journeys_touched.conversion_type
@@ -110,17 +110,17 @@ final as (
         numbered.conversion_type,
         numbered.journey_id,
         numbered.is_converted,
-        cast(numbered.touch_id as varchar) as touch_id,
+        cast(numbered.touch_id as {{ dbt.type_string() }}) as touch_id,
         numbered.touched_at,
-        cast(numbered.channel as varchar) as channel,
-        cast(numbered.campaign_id as varchar) as campaign_id,
-        cast(numbered.content_id as varchar) as content_id,
+        cast(numbered.channel as {{ dbt.type_string() }}) as channel,
+        cast(numbered.campaign_id as {{ dbt.type_string() }}) as campaign_id,
+        cast(numbered.content_id as {{ dbt.type_string() }}) as content_id,
         numbered.is_synthetic,
-        cast(numbered.channel_state as varchar) as channel_state,
+        cast(numbered.channel_state as {{ dbt.type_string() }}) as channel_state,
         cast(numbered.touch_position as integer) as touch_position,
         cast(numbered.path_length as integer) as path_length,
         cast(channel_touches.channel_touches as integer) as channel_touches,
-        cast(channel_sets.channel_set as varchar) as channel_set,
+        cast(channel_sets.channel_set as {{ dbt.type_string() }}) as channel_set,
         cast(channel_sets.channel_count as integer) as channel_count
     from numbered
     inner join channel_touches

@@ -197,16 +197,16 @@ credits as (
 final as (
 
     select
-        cast(conversion_type as varchar) as conversion_type,
-        cast(conversion_id as varchar) as conversion_id,
+        cast(conversion_type as {{ dbt.type_string() }}) as conversion_type,
+        cast(conversion_id as {{ dbt.type_string() }}) as conversion_id,
         converted_at,
-        cast(person_id as varchar) as person_id,
-        cast(touch_id as varchar) as touch_id,
+        cast(person_id as {{ dbt.type_string() }}) as person_id,
+        cast(touch_id as {{ dbt.type_string() }}) as touch_id,
         touched_at,
-        cast(channel as varchar) as channel,
-        cast(campaign_id as varchar) as campaign_id,
-        cast(content_id as varchar) as content_id,
-        cast(model as varchar) as model,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
+        cast(content_id as {{ dbt.type_string() }}) as content_id,
+        cast(model as {{ dbt.type_string() }}) as model,
         -- rounded a little below double precision, so a share prints as 0.3, not 0.30000000000000004; the sums stay
         -- within 1e-9 of 1 and of the amount
         cast(round(credit, 12) as double) as credit,

@@ -81,9 +81,9 @@ final as (
 
     select
         month,
-        cast(channel as varchar) as channel,
-        cast(conversion_type as varchar) as conversion_type,
-        cast(model as varchar) as model,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(conversion_type as {{ dbt.type_string() }}) as conversion_type,
+        cast(model as {{ dbt.type_string() }}) as model,
         cast(conversions_credited as double) as conversions_credited,
         cast(revenue_credited as double) as revenue_credited,
         cast(spend as decimal(18, 2)) as spend,

@@ -102,10 +102,10 @@ final as (
 
     select
         content_months.month,
-        cast(content_months.content_id as varchar) as content_id,
-        cast(contents.title as varchar) as title,
-        cast(contents.content_type as varchar) as content_type,
-        cast(contents.campaign_id as varchar) as campaign_id,
+        cast(content_months.content_id as {{ dbt.type_string() }}) as content_id,
+        cast(contents.title as {{ dbt.type_string() }}) as title,
+        cast(contents.content_type as {{ dbt.type_string() }}) as content_type,
+        cast(contents.campaign_id as {{ dbt.type_string() }}) as campaign_id,
         cast(coalesce(reach.touches, 0) as bigint) as touches,
         cast(coalesce(reach.persons_reached, 0) as bigint) as persons_reached,
         cast(coalesce(influenced.leads_influenced, 0) as bigint) as leads_influenced,
