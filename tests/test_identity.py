@@ -58,6 +58,7 @@ def _run_components(tmp_path: Path, edges: list[tuple[int, int]], method: str, m
     return result, labels
 
 
+@pytest.mark.slow  # four dbt runs of their own
 @pytest.mark.parametrize("method", ["auto", "iterative"])
 def test_components_equal_networkx_on_random_graphs(tmp_path, method):
     edges = _random_graphs(seed=14)
@@ -68,6 +69,7 @@ def test_components_equal_networkx_on_random_graphs(tmp_path, method):
     assert len(partition(expected)) > 1000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["auto", "iterative"])
 def test_a_component_loop_that_reaches_its_cap_fails_the_build(tmp_path, method):
     chain = [(k, k + 1) for k in range(1, 300)]  # 300 nodes in a line: more rounds than the cap allows
