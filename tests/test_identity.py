@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from independent.identity import components, partition
+from independent.identity import components, pairwise, partition, with_truth
 
 from closedloop.build import run_dbt
 
@@ -129,36 +129,11 @@ def test_duplicate_leads_are_the_persons_earlier_leads_within_the_window(wh):
     assert len(got) > 20
 
 
-def _true_and_found_persons(sample, wh):
-    """Every lead, contact and touch with its planted person (truth.json) and the person the warehouse found."""
-    import pandas as pd
-
-    from closedloop.generate.truth import load_persons
-
-    truth = load_persons(sample.raw)
-    found = wh.execute("select record_type, record_id, person_id from intermediate.int_identity__record_persons").df()
-    number = found["record_id"].str.extract(r"(\d+)$", expand=False).astype("int64")
-    found["true_person"] = [int(truth[kind][n - 1]) for kind, n in zip(found["record_type"], number, strict=True)]
-    return pd.DataFrame(found)
-
-
-def _pairwise(frame) -> tuple[float, float]:
-    """Pairwise precision and recall: of the record pairs put in one person, the share truly one person, and of
-    the truly-one-person pairs, the share found."""
-    def pairs(sizes) -> int:
-        return int((sizes * (sizes - 1) // 2).sum())
-
-    together = pairs(frame.groupby(["person_id", "true_person"]).size())
-    found = pairs(frame.groupby("person_id").size())
-    true = pairs(frame.groupby("true_person").size())
-    return together / found, together / true
-
-
 def test_planted_persons_are_recovered_and_traps_merge_nobody(sample, wh):
-    frame = _true_and_found_persons(sample, wh)
-    precision, recall = _pairwise(frame)
+    frame = with_truth(sample.raw, wh)
+    precision, recall = pairwise(frame)
     crm = frame[frame["record_type"].isin(["lead", "contact"])]
-    crm_precision, crm_recall = _pairwise(crm)
+    crm_precision, crm_recall = pairwise(crm)
     # Measured at scale 1, seed 7: docs/metrics.md#one-person-across-channels-oneid. The generator's ideal resolver
     # (every non-junk identifier joined) reaches recall 0.998 on leads and 0.97 over all records: touches that carry
     # only a cookie never seen elsewhere cannot be joined by anyone.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import networkx as nx
+import pandas as pd
 
 
 def components(edges: Iterable[tuple[int, int]]) -> dict[int, int]:
@@ -24,3 +26,27 @@ def partition(labels: dict) -> set[frozenset]:
     for node, group in labels.items():
         groups.setdefault(group, set()).add(node)
     return {frozenset(g) for g in groups.values()}
+
+
+def with_truth(raw: Path, con) -> pd.DataFrame:
+    """Every lead, contact and touch of a built warehouse (`con`) with the person the warehouse found (person_id)
+    and the person the generator planted (true_person, from raw/truth.json)."""
+    from closedloop.generate.truth import load_persons
+
+    truth = load_persons(raw)
+    found = con.execute("select record_type, record_id, person_id from intermediate.int_identity__record_persons").df()
+    number = found["record_id"].str.extract(r"(\d+)$", expand=False).astype("int64")
+    found["true_person"] = [int(truth[kind][n - 1]) for kind, n in zip(found["record_type"], number, strict=True)]
+    return found
+
+
+def pairwise(frame: pd.DataFrame) -> tuple[float, float]:
+    """Pairwise precision and recall: of the record pairs put in one person, the share truly one person, and of
+    the truly-one-person pairs, the share found."""
+    def pairs(sizes) -> int:
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    together = pairs(frame.groupby(["person_id", "true_person"]).size())
+    found = pairs(frame.groupby("person_id").size())
+    true = pairs(frame.groupby("true_person").size())
+    return together / found, together / true
