@@ -247,15 +247,16 @@ def bars_with_ref(df: pd.DataFrame, cat: str, value: str, ref: str, group: str, 
 
 
 def timeline(df: pd.DataFrame, at: str, lane: str, lanes: list[str], x_title: str, lane_title: str,
-             tooltip: list[tuple[str, str]], present: bool = False) -> alt.Chart:
+             tooltip: list[tuple[str, str]], present: bool = False, time_format: str | None = None) -> alt.Chart:
     """Events on one time axis, one lane (row) per kind in the given order, a point per event (a person's
     journey). `tooltip`: (column, title) pairs."""
     colors = [BLUE, ORANGE, GREEN, "#08519c", "#9467bd", RED, GREY][: len(lanes)]
     chart = alt.Chart(df).mark_point(filled=True, size=110, opacity=0.85).encode(
-        x=alt.X(f"{at}:T", title=x_title, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y(f"{lane}:N", sort=lanes, title=lane_title, axis=alt.Axis(labelOverlap=False)),
+        x=alt.X(f"{at}:T", title=x_title, axis=alt.Axis(labelAngle=0, format=time_format)),
+        # the lane names say what they are: no rotated axis title squeezed beside them
+        y=alt.Y(f"{lane}:N", sort=lanes, title=None, axis=alt.Axis(labelOverlap=False)),
         color=alt.Color(f"{lane}:N", sort=lanes, scale=alt.Scale(domain=lanes, range=colors), legend=None),
         shape=alt.Shape(f"{lane}:N", sort=lanes, legend=None),
         tooltip=[alt.Tooltip(f"{at}:T", title=x_title, format="%Y-%m-%d %H:%M")]
-        + [alt.Tooltip(f"{c}:N", title=t) for c, t in tooltip])
+        + [alt.Tooltip(f"{lane}:N", title=lane_title)] + [alt.Tooltip(f"{c}:N", title=t) for c, t in tooltip])
     return _finish(chart, rows_height(len(lanes), 44, 70), present)

@@ -523,6 +523,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event_kind": ("类型", "Kind"),
     "resolved": ("已解决", "resolved"),
     "event_lead": ("所属线索", "Lead"),
+    "first_lead": ("首条线索", "First lead"),
     "event_at": ("时间", "Time"),
     "event_what": ("事项", "What"),
     "content": ("内容", "Content"),

@@ -255,6 +255,32 @@ def test_phone_width(server, browser):
         ctx.close()
 
 
+def test_the_journey_page_opens_from_a_link_and_from_its_search(server, page, mart):
+    leads, touches = mart("fct_leads"), mart("fct_touches")
+    per = leads.groupby("person_id").size().rename("n").to_frame().join(touches.groupby("person_id").size().rename("t"))
+    person = per.sort_values(["n", "t"], ascending=False).index[0]
+    lead = leads[leads.person_id == person].sort_values("created_at").lead_id.iloc[-1]
+    open_page(page, server.url, "journey", f"lead={lead}")
+    assert exception_count(page) == 0 and alerts(page, "Error") == []
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert f"{person} 的旅程" in main and "身份标识" in main
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 1
+    screenshot(page, SHOTS / "journey-lead-zh.png")
+    # the search box puts the person into the URL, so the view is a link
+    open_page(page, server.url, "journey")
+    screenshot(page, SHOTS / "journey-list-zh.png")
+    box = page.locator('[data-testid="stTextInput"] input').first
+    box.fill(lead)
+    box.press("Enter")
+    page.wait_for_function(f"() => location.search.includes('person={person}')")
+    wait_idle(page)
+    assert f"{person} 的旅程" in page.locator('[data-testid="stMain"]').inner_text()
+    open_page(page, server.url, "journey", f"person={person}&lang=English")
+    assert exception_count(page) == 0
+    assert f"Journey of {person}" in page.locator('[data-testid="stMain"]').inner_text()
+    screenshot(page, SHOTS / "journey-person-en.png")
+
+
 def test_the_server_logged_no_errors(server):
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]

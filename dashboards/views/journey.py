@@ -65,7 +65,7 @@ def top_list() -> None:
             top["journey"] = [ui.journey_url("person", x) for x in top.person_id]
             ui.table(top, t("journey_top"),
                      {"journey": t("journey_link"), "person_id": t("person"), "lead_count": t("leads"),
-                      "identifiers": t("identifiers"), "first_lead_id": "ID", "account_name": t("account"),
+                      "identifiers": t("identifiers"), "first_lead_id": t("first_lead"), "account_name": t("account"),
                       "is_customer": t("is_customer"), "first_seen_at": t("first_seen"),
                       "last_seen_at": t("last_seen")},
                      {"journey": "link", "first_seen_at": "datetime", "last_seen_at": "datetime"}, key="top_persons")
@@ -108,7 +108,8 @@ def journey(pid: str) -> None:
             st.markdown(f"**{t('journey_timeline')}**")
             ui.chart(ch.timeline(events, "event_at", "kind_label", lanes, t("event_at"), t("event_kind"),
                                  [("id", "ID"), ("channel_label", t("channel")), ("what_label", t("event_what")),
-                                  ("status_label", t("status"))], present=c.present),
+                                  ("status_label", t("status"))], present=c.present,
+                                 time_format=t.time_axis("month")),
                      t("journey_timeline"), key="journey_chart")
             ui.table(events, t("journey_events"),
                      {"event_at": t("event_at"), "kind_label": t("event_kind"), "id": "ID",
