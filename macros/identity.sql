@@ -17,6 +17,30 @@
 {%- endmacro %}
 
 
+{# The reason of the first row of the blocklist seed whose pattern matches the identifier, else null: one CASE with
+   the seed's rows as constants, read from the seed when the model runs (a join on a pattern column would compile
+   every pattern once per row: 18 s for 1.5M identifiers at scale 10, against well under a second). #}
+{% macro cl_blocklist_reason(blocklist, type_column, value_column) -%}
+    {%- if not execute -%}
+        cast(null as varchar)
+    {%- else -%}
+        {%- set rows = run_query('select identifier_type, pattern, reason from ' ~ blocklist
+                                 ~ ' where pattern is not null order by identifier_type, reason, pattern').rows -%}
+        {%- if rows | length == 0 -%}
+            cast(null as varchar)
+        {%- else -%}
+            case
+            {%- for row in rows %}
+                when {{ type_column }} = {{ cl_string_literal(row[0]) }}
+                    and {{ cl_regex_full_match(value_column, cl_string_literal(row[1])) }}
+                    then {{ cl_string_literal(row[2]) }}
+            {%- endfor %}
+            end
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# Connected components of an undirected graph, to the true fixed point.
 
    `edges` is a relation with bigint columns node_a, node_b (every node appears in at least one row; a

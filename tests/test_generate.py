@@ -11,6 +11,7 @@ import csv
 import filecmp
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +143,7 @@ def test_csv_format(out: Path) -> None:
     assert {len(r) for r in rows} == {len(rows[0])}
 
 
-def test_value_formats(data: dict[str, pd.DataFrame]) -> None:
+def test_value_formats(data: dict[str, pd.DataFrame], truth: dict) -> None:
     leads = data["leads"]
     assert leads["created_at"].str.endswith("+08:00").any()
     assert leads["created_at"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+08:00)?$").all()
@@ -159,8 +160,13 @@ def test_value_formats(data: dict[str, pd.DataFrame]) -> None:
     phones = pd.concat([leads["phone"], data["touches"]["phone"]]).dropna()
     assert phones.str.match(r"^1\d{10}$").mean() > 0.7
     assert phones.str.startswith("+86 ").any() and phones.str.startswith("86 ").any()
-    digits = phones.str.replace(r"\D", "", regex=True).str[-11:]
-    assert digits.str.match(r"^1\d{10}$").all()
+    # every number is a mobile once normalised (full-width digits folded, prefix dropped), except the planted junk
+    def last11(v: pd.Series) -> pd.Series:
+        return v.map(lambda x: unicodedata.normalize("NFKC", x)).str.replace(r"\D", "", regex=True).str[-11:]
+
+    junk = last11(pd.Series([t["value"] for t in truth["identity"]["traps"] if t["identifier_type"] == "phone"]))
+    digits = last11(phones)
+    assert digits[~digits.isin(set(junk))].str.match(r"^1\d{10}$").all()
     emails = leads["email"].dropna()
     assert (emails != emails.str.strip()).any() and emails.str.contains("[A-Z]").any()
 

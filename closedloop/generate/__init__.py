@@ -17,9 +17,12 @@ import numpy as np
 
 from .chunk import Counters, World, run_chunk
 from .company import build_staff, departments_frame
+from .identity import DUPLICATE_WINDOW
 from .marketing import build_campaigns, build_contents, campaigns_frame, contents_frame, spend_frames, spend_totals
 from .schema import TABLES, id_widths
-from .truth import TruthAccumulator
+from .timeutil import DAY
+from .touches import attribution_truth
+from .truth import PERSONS_FILE, PersonTruth, TruthAccumulator
 from .writer import Writer
 
 __all__ = ["generate", "LEADS_PER_SCALE", "CHUNK_LEADS"]
@@ -34,6 +37,7 @@ def _world_rng(seed: int, stream: int) -> np.random.Generator:
 
 def _clear_previous(out: Path) -> None:
     """Remove files a previous run wrote (e.g. more parts at a larger scale); nothing else."""
+    (out / PERSONS_FILE).unlink(missing_ok=True)
     for table, (sub, _) in TABLES.items():
         folder = out / sub
         if not folder.is_dir():
@@ -42,6 +46,20 @@ def _clear_previous(out: Path) -> None:
         for f in folder.iterdir():
             if pattern.match(f.name):
                 f.unlink()
+
+
+def _dump_truth(result: dict) -> str:
+    """Indented JSON, with the long per-record arrays (identity.person_of_*) on one line each."""
+    identity = result.get("identity", {})
+    arrays = {k: identity.pop(k) for k in [k for k, v in identity.items() if isinstance(v, list) and k.startswith(
+        "person_of_")]}
+    for k in arrays:
+        identity[k] = f"@@{k}@@"
+    text = json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    for k, v in arrays.items():
+        text = text.replace(f'"@@{k}@@"', json.dumps(v, separators=(",", ":")))
+        identity[k] = v
+    return text
 
 
 def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
@@ -72,8 +90,9 @@ def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str =
     truth = TruthAccumulator()
     counters = Counters()
     n_leads = max(1, round(LEADS_PER_SCALE * scale))
+    persons = PersonTruth(out, n_leads)
     for index, lo in enumerate(range(0, n_leads, CHUNK_LEADS)):
-        run_chunk(world, index, seed, lo, min(CHUNK_LEADS, n_leads - lo), counters, writer, truth)
+        run_chunk(world, index, seed, lo, min(CHUNK_LEADS, n_leads - lo), counters, writer, truth, persons)
         if progress is not None and n_leads > CHUNK_LEADS:  # one chunk is done in seconds
             progress(f"  {min(lo + CHUNK_LEADS, n_leads):,} of {n_leads:,} leads written, with their events, deals "
                      "and orders")
@@ -89,6 +108,7 @@ def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str =
 
     result = truth.finish(seed=seed, scale=scale, as_of=writer.max_ts, cpl=cpl, row_counts=writer.row_counts)
     result["format"] = {"fmt": fmt, "encoding": encoding}
-    (out / "truth.json").write_text(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                    encoding="utf-8")
+    result["identity"] = persons.finish(DUPLICATE_WINDOW // DAY)
+    result["attribution"] = attribution_truth()
+    (out / "truth.json").write_text(_dump_truth(result), encoding="utf-8")
     return result

@@ -226,6 +226,7 @@ class ContactRows:
     name: pa.Array
     email: pa.Array
     phone: pa.Array
+    lead: np.ndarray  # local index of the lead whose person this contact is, else -1 (a person of its own)
 
 
 def build_contacts(rng: np.random.Generator, acc: Accounts, base: LeadBase) -> ContactRows:
@@ -243,17 +244,22 @@ def build_contacts(rng: np.random.Generator, acc: Accounts, base: LeadBase) -> C
     role = rng.choice(len(V.DECISION_ROLES), size=m, p=[.25, .2, .3, .25])
     role = np.where(first & conv[account], rng.choice(len(V.DECISION_ROLES), size=m, p=[.15, .15, .35, .35]), role)
     sur, giv = text.person_codes(rng, m)
-    new_email = text.emails(rng, sur, giv, acc.company["brand"][account])
+    # colleagues are other persons: never one of the chunk's lead addresses
+    known = pc.unique(base.p_email.filter(pc.is_valid(base.p_email)))
+    new_email = text.unique_emails(pa.concat_arrays([known, text.emails(rng, sur, giv, acc.company["brand"][account])])
+                                   )[len(known):]
     new_phone = text.phone_numbers(rng, m)
     from_lead = first & conv[account]
     lead = np.where(from_lead, acc.source_lead[account], 0)
     lead_idx = pa.array(lead)
     name = text.person_names(np.where(from_lead, base.sur[lead], sur), np.where(from_lead, base.giv[lead], giv))
     fl = pa.array(from_lead)
-    email = pc.if_else(fl, base.email.take(lead_idx), new_email)
-    phone = pc.if_else(fl, base.phone.take(lead_idx), new_phone)
+    # the lead's person, with the address and number sales confirmed (never a junk value the form carried)
+    email = pc.if_else(fl, base.p_email.take(lead_idx), new_email)
+    phone = pc.if_else(fl, base.p_phone.take(lead_idx), new_phone)
     email = text.null_where(text.noisy_emails(rng, email), ~from_lead & (rng.random(m) < 0.15))
     phone = text.null_where(text.noisy_phones(rng, phone), ~from_lead & (rng.random(m) < 0.1))
     order = np.lexsort((created, account))
     idx = pa.array(order)
-    return ContactRows(account[order], created[order], role[order], name.take(idx), email.take(idx), phone.take(idx))
+    return ContactRows(account[order], created[order], role[order], name.take(idx), email.take(idx), phone.take(idx),
+                       np.where(from_lead, lead, -1)[order])

@@ -25,7 +25,7 @@ from .marketing import Campaigns, Contents
 from .schema import Cat, Frame, take_frame
 from .timeutil import DAY, END_DAY, HOUR, NA, START_DAY
 from .touches import build_touches
-from .truth import TruthAccumulator
+from .truth import PersonTruth, TruthAccumulator
 from .writer import Writer
 
 
@@ -54,6 +54,7 @@ class Counters:
     touch: int = 0
     order: int = 0
     ticket: int = 0
+    person: int = 0
 
 
 def _na(local: np.ndarray, numbers: np.ndarray) -> np.ndarray:
@@ -69,7 +70,7 @@ def _concat_pipes(a: PL.Pipeline, b: PL.Pipeline) -> PL.Pipeline:
 
 
 def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr: Counters, writer: Writer,
-              truth: TruthAccumulator) -> None:
+              truth: TruthAccumulator, persons: PersonTruth) -> None:
     rng = chunk_rng(seed, index)
     staff, camps = world.staff, world.camps
     part = index + 1
@@ -182,7 +183,10 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
         "order_id": ctr.order + 1 + np.arange(len(o[0])), "account_id": acc_num[o[0]], "order_date": o[1],
         "amount": o[2], "order_type": Cat(o[3], V.ORDER_TYPES), "opportunity_id": _na(o[4], opp_num),
         "subscription_start": o[5], "subscription_end": o[6]}, part)
-    touches = build_touches(rng, base, camps, world.contents, lead_num)
+    lead_won = np.zeros(n, bool)
+    lead_won[conv_leads] = pipe1.won
+    touches, touch_person, n_touch_persons = build_touches(rng, base, camps, world.contents, lead_num,
+                                                           sim.converted_at, lead_won)
     touches["touch_id"] = ctr.touch + 1 + np.arange(len(touches["touched_at"]))  # type: ignore[arg-type]
     writer.write_part("touches", touches, part)
 
@@ -196,6 +200,7 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     writer.append("tickets", tickets)
 
     # truths and counters ---------------------------------------------------------------------------------
+    _add_persons(persons, base, ctr, lead_offset, touch_person, n_touch_persons, c.lead)
     truth.add_stage_step(staff.dept, pipe.hist, pipe.stage, o_created, pipe.owner)
     act_lead = np.asarray(act["lead_id"])
     has_lead = act_lead >= 0
@@ -211,12 +216,35 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     ctr.ticket += len(tickets["opened_at"])  # type: ignore[arg-type]
 
 
+def _add_persons(persons: PersonTruth, base: LD.LeadBase, ctr: Counters, lead_offset: int, touch_person: np.ndarray,
+                 n_touch_persons: int, contact_lead: np.ndarray) -> None:
+    """Global person numbers: the chunk's persons of leads, its anonymous visitors, then its new contacts."""
+    n = base.n
+    is_root = base.person == np.arange(n)
+    lead_person = (np.cumsum(is_root) - 1)[base.person]
+    new = contact_lead < 0
+    contact_person = np.where(new, n_touch_persons + np.cumsum(new) - 1, lead_person[np.maximum(contact_lead, 0)])
+    first = ctr.person + 1
+    persons.add("lead", lead_offset + 1, first + lead_person)
+    persons.add("touch", ctr.touch + 1, first + touch_person)
+    persons.add("contact", ctr.contact + 1, first + contact_person)
+    chains = np.stack([base.persons.chain_first, base.persons.chain_second], axis=1) + lead_offset + 1
+    traps = [(t.kind, t.id_type, t.value, len(t.leads)) for t in base.traps]
+    total = n_touch_persons + int(new.sum())
+    persons.add_chunk(total, n_touch_persons - int(is_root.sum()), lead_person, int(base.duplicate.sum()), chains,
+                      traps)
+    ctr.person += total
+
+
 def _leads_frame(rng: np.random.Generator, base: LD.LeadBase, sim: LD.LeadSim, lead_num: np.ndarray,
                  referrer: np.ndarray, lead_acc: np.ndarray, lead_opp: np.ndarray, acc_num: np.ndarray,
                  opp_num: np.ndarray) -> Frame:
     n = base.n
-    email = text.null_where(text.noisy_emails(rng, base.email), rng.random(n) < 0.08)
-    phone = text.null_where(text.noisy_phones(rng, base.phone), rng.random(n) < 0.05)
+    # Some leads lack an e-mail or a phone; a repeat lead keeps at least one, so its person can be found again.
+    no_email = (rng.random(n) < 0.08) & ~base.keep_email
+    no_phone = (rng.random(n) < 0.05) & ~base.keep_phone & ~(no_email & (base.person != np.arange(n)))
+    email = text.null_where(text.noisy_emails(rng, base.email), no_email)
+    phone = text.null_where(text.noisy_phones(rng, base.phone), no_phone)
     show_wx = base.wechat & ((base.channel == V.CH["微信公众号"]) | (rng.random(n) < 0.4))
     return {
         "lead_id": lead_num,

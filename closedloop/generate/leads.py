@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from . import identity as ID
 from . import text
 from . import vocab as V
 from .activities import ACT, NO_ANSWER, OUTCOMES, ActivityLog
@@ -51,7 +52,6 @@ RELEASE_PLANTED = 0.15  # P(lead is released to the pool at least once)
 RELEASE_IF_LATE = 0.45
 
 UNREACHABLE = 0.06
-DUPLICATE = 0.025
 INVALID = 0.03
 TRANSFER = 0.03
 TZ_OFFSET_SHARE = 0.02
@@ -85,18 +85,32 @@ class LeadBase:
     company: dict[str, np.ndarray]
     sur: np.ndarray
     giv: np.ndarray
-    email: pa.Array  # canonical per person
+    email: pa.Array  # as typed on the lead and its form (a trap value where one was typed), clean form
     phone: pa.Array
+    p_email: pa.Array  # the person's own address on this lead's side (a chain person has two sides)
+    p_phone: pa.Array  # null on a chain's first side
     wechat: np.ndarray  # has a WeChat identity
     openid: pa.Array
     unionid: pa.Array
-    duplicate: np.ndarray
+    duplicate: np.ndarray  # 重复线索: the person had another lead in the last DUPLICATE_WINDOW
     invalid: np.ndarray
     tz_offset: np.ndarray
+    persons: ID.PersonPlan
+    traps: list[ID.Trap]
+    keep_email: np.ndarray  # the lead's e-mail / phone is never left empty (chains and traps need them)
+    keep_phone: np.ndarray
 
     @property
     def n(self) -> int:
         return len(self.created)
+
+    @property
+    def person(self) -> np.ndarray:
+        return self.persons.root
+
+    @property
+    def ident(self) -> np.ndarray:
+        return self.persons.ident
 
 
 def make_leads(rng: np.random.Generator, n: int, camps: Campaigns) -> LeadBase:
@@ -119,20 +133,36 @@ def make_leads(rng: np.random.Generator, n: int, camps: Campaigns) -> LeadBase:
     company = text.company_codes(rng, region, industry)
     sur, giv = text.person_codes(rng, n)
     wechat = rng.random(n) < 0.5
-    # Duplicates re-enter an earlier lead's company and person (a second form fill, a second show).
-    duplicate = (rng.random(n) < DUPLICATE) & (np.arange(n) > 0)
-    src = np.where(duplicate, (rng.random(n) * np.arange(n)).astype(np.int64), np.arange(n))
-    region, team, industry, size = region[src], team[src], industry[src], size[src]
-    company = {k: v[src] for k, v in company.items()}
-    sur, giv, wechat = sur[src], giv[src], wechat[src]
-    src_arr = pa.array(src)
-    email = text.emails(rng, sur, giv, company["brand"]).take(src_arr)
-    phone = text.phone_numbers(rng, n).take(src_arr)
-    openid = text.tokens(rng, n, 27, text.B64, "o").take(src_arr)
-    unionid = text.tokens(rng, n, 27, text.B64, "o").take(src_arr)
-    invalid = (rng.random(n) < INVALID) & ~duplicate
+    # Repeat leads re-enter their person's company and identity (a second form fill, a second show).
+    plan = ID.plan_persons(rng, created)
+    attrs = {"region": region, "team": team, "industry": industry, "size": size, **company}
+    traps = ID.plant_traps(rng, plan, channel, campaign, attrs)
+    root = plan.root
+    region, team, industry, size = region[root], team[root], industry[root], size[root]
+    company = {k: v[root] for k, v in company.items()}
+    sur, giv = sur[root], giv[root]
+    in_chain = np.zeros(n, bool)
+    in_chain[plan.chain_first] = in_chain[plan.chain_second] = True
+    wechat = wechat[root] & ~in_chain  # a chain person's WeChat ids would join the two sides directly
+    # identifier pools, one entry per lead, used through plan.ident (the person, or a chain's second side)
+    ident = pa.array(plan.ident)
+    p_email = text.unique_emails(text.emails(rng, sur, giv, company["brand"])).take(ident)
+    p_phone = text.phone_numbers(rng, n).take(ident)
+    p_phone = text.null_where(p_phone, np.isin(np.arange(n), plan.chain_first))
+    openid = text.tokens(rng, n, 27, text.B64, "o").take(ident)
+    unionid = text.tokens(rng, n, 27, text.B64, "o").take(ident)
+    email, phone = p_email, p_phone
+    keep_email, keep_phone = in_chain.copy(), in_chain.copy()
+    for trap in traps:
+        if trap.id_type == "email":
+            email = text.patch(email, trap.leads, pa.array([trap.value] * len(trap.leads)))
+        elif trap.id_type == "phone":
+            phone = text.patch(phone, trap.leads, pa.array([trap.value] * len(trap.leads)))
+        keep_email[trap.leads] = keep_phone[trap.leads] = True  # a junk value next to the person's own
+    invalid = (rng.random(n) < INVALID) & ~plan.duplicate
     return LeadBase(created, channel, campaign, region, team, industry, size, company, sur, giv, email, phone,
-                    wechat, openid, unionid, duplicate, invalid, rng.random(n) < TZ_OFFSET_SHARE)
+                    p_email, p_phone, wechat, openid, unionid, plan.duplicate, invalid,
+                    rng.random(n) < TZ_OFFSET_SHARE, plan, traps, keep_email, keep_phone)
 
 
 def _sla_probability(assigned: np.ndarray, t_assign: np.ndarray, quick: np.ndarray) -> np.ndarray:

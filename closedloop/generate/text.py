@@ -135,14 +135,62 @@ def phone_numbers(rng: np.random.Generator, n: int) -> pa.Array:
     return join(take(V.MOBILE_PREFIXES, rng.integers(0, len(V.MOBILE_PREFIXES), size=n)), tail)
 
 
+_FULL_WIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
+
+
 def noisy_phones(rng: np.random.Generator, clean: pa.Array) -> pa.Array:
-    """Mostly 13812345678; some '+86 138-1234-5678' or '86 13812345678' as people write them."""
+    """Mobile numbers as people write them: mostly 13812345678; some '+86 138-1234-5678', '86 13812345678',
+    '0086 13812345678', '138 1234 5678' or in full-width digits (１３８…). Values that are not 11 characters
+    starting with 1 (a landline such as '010-6552 8888', a row of zeros) are kept as typed."""
     n = len(clean)
     u = pa.array(rng.random(n))
-    dashed = join("+86 ", pc.utf8_slice_codeunits(clean, 0, 3), "-", pc.utf8_slice_codeunits(clean, 3, 7), "-",
-                  pc.utf8_slice_codeunits(clean, 7, 11))
+    mobile = pc.fill_null(pc.and_(pc.equal(pc.utf8_length(clean), 11), pc.starts_with(clean, "1")), False)
+    a, b, c = (pc.utf8_slice_codeunits(clean, lo, hi) for lo, hi in ((0, 3), (3, 7), (7, 11)))
+    dashed = join("+86 ", a, "-", b, "-", c)
     spaced = join("86 ", clean)
-    return pc.if_else(pc.less(u, 0.09), dashed, pc.if_else(pc.less(u, 0.14), spaced, clean))
+    out = pc.if_else(pc.less(u, 0.09), dashed, pc.if_else(pc.less(u, 0.14), spaced, clean))
+    out = pc.if_else(pc.and_(pc.greater_equal(u, 0.14), pc.less(u, 0.17)), join("0086 ", clean), out)
+    out = pc.if_else(pc.and_(pc.greater_equal(u, 0.17), pc.less(u, 0.20)), join(a, " ", b, " ", c), out)
+    out = pc.if_else(mobile, out, clean)
+    wide = np.flatnonzero(np.asarray(pc.fill_null(pc.and_(mobile, pc.greater_equal(u, 0.97)), False)))
+    if len(wide) == 0:
+        return out
+    fw = clean.take(pa.array(wide))
+    for digit, full in _FULL_WIDTH.items():
+        fw = pc.replace_substring(fw, digit, full)
+    return patch(out, wide, fw)
+
+
+def patch(values: pa.Array, rows: np.ndarray, new: pa.Array) -> pa.Array:
+    """values with values[rows[i]] replaced by new[i]."""
+    if len(rows) == 0:
+        return values
+    index = np.arange(len(values))
+    index[rows] = len(values) + np.arange(len(rows))
+    return pa.concat_arrays([values, new.cast(values.type)]).take(pa.array(index))
+
+
+def unique_emails(values: pa.Array) -> pa.Array:
+    """A repeated address gets a number before the '@' (wang.wei@x.com, wang.wei2@x.com): two people with one
+    name at one company do not share a mailbox. The first occurrence keeps the plain address; rounds repeat
+    until no address repeats (a numbered address may itself be taken)."""
+    out = values
+    while True:
+        codes = np.asarray(pc.dictionary_encode(out).indices.fill_null(-1))
+        order = np.argsort(codes, kind="stable")
+        sc = codes[order]
+        start = np.r_[True, sc[1:] != sc[:-1]]
+        group_start = np.maximum.accumulate(np.where(start, np.arange(len(sc)), 0))
+        rank = np.empty(len(sc), np.int64)
+        rank[order] = np.arange(len(sc)) - group_start
+        rank[codes < 0] = 0
+        if not (rank > 0).any():
+            return out
+        prev = out
+        for k in np.unique(rank[rank > 0]):
+            rows = np.flatnonzero(rank == k)
+            out = patch(out, rows, pc.replace_substring(prev.take(pa.array(rows)), "@", f"{k + 1}@",
+                                                        max_replacements=1))
 
 
 def null_where(values: pa.Array, mask: np.ndarray) -> pa.Array:

@@ -8,9 +8,14 @@ timestamp written, known only at the end) is kept in a form that can be finished
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from . import accounts, leads, pipeline, service
 from . import vocab as V
@@ -233,3 +238,106 @@ class TruthAccumulator:
             "company_counts": company,
             "by_department": entries,
         }
+
+
+PERSONS_FILE = "truth_persons.parquet"
+# Above this many leads (about 2M leads + touches + contacts) the person of every record goes to PERSONS_FILE
+# (streamed chunk by chunk) instead of truth.json.
+INLINE_MAX_LEADS = 300_000
+_PERSON_SCHEMA = pa.schema([("record_type", pa.string()), ("record_number", pa.int64()), ("person", pa.int64())])
+
+IDENTITY_DEFINITION = (
+    "The true person behind every record. Persons are numbered 1..persons; a person of leads is the root of its "
+    "repeat leads (numbered in the order of their first lead, chunk by chunk), every anonymous visitor (touches "
+    "without a lead) is a person of its own, every contact that is not a converted lead's person is a person of "
+    "its own. person_of_lead[i] is the person of lead L(i+1) (the number in lead_id), likewise person_of_touch "
+    "(touch_id) and person_of_contact (contact_id). When persons_file is set the three arrays are in that "
+    "Parquet file (record_type lead|touch|contact, record_number, person) next to truth.json; load either form "
+    "with closedloop.generate.truth.load_persons(folder). duplicate_leads: leads whose person had another lead "
+    "created less than duplicate_window_days before (the 重复线索 fct_leads.duplicate_of_lead_id marks; they are "
+    "disqualified with reason 重复线索). chains: persons whose two leads share no identifier; they join only "
+    "through three touches (lead_numbers = [first, second]). traps: values typed by several persons that must "
+    "merge nobody (persons = distinct persons carrying the value; value as written on the first record, "
+    "normalisation gives one node)."
+)
+
+
+class PersonTruth:
+    """The true person of every lead, touch and contact, and the planted identity counts."""
+
+    def __init__(self, out: Path, n_leads: int) -> None:
+        self.inline = n_leads <= INLINE_MAX_LEADS
+        self.path = out / PERSONS_FILE
+        self.parts: dict[str, list[np.ndarray]] = {"lead": [], "touch": [], "contact": []}
+        self.writer = None if self.inline else pq.ParquetWriter(self.path, _PERSON_SCHEMA)
+        self.persons = 0
+        self.multi = 0
+        self.repeat_leads = 0
+        self.duplicates = 0
+        self.visitors = 0
+        self.chains: list[list[int]] = []
+        self.n_chains = 0
+        self.traps: dict[tuple[str, str, str], int] = {}
+
+    def add(self, record_type: str, first_number: int, person: np.ndarray) -> None:
+        """person[i] is the (1-based, global) person of record number first_number + i."""
+        if self.writer is None:
+            self.parts[record_type].append(np.asarray(person, np.int64))
+            return
+        self.writer.write_table(pa.table({"record_type": pa.array([record_type] * len(person)),
+                                          "record_number": first_number + np.arange(len(person), dtype=np.int64),
+                                          "person": np.asarray(person, np.int64)}, schema=_PERSON_SCHEMA))
+
+    def add_chunk(self, persons: int, visitors: int, lead_person: np.ndarray, duplicates: int,
+                  chains: np.ndarray, traps: list[tuple[str, str, str, int]]) -> None:
+        self.persons += persons
+        self.visitors += visitors
+        counts = np.bincount(lead_person)
+        self.multi += int((counts >= 2).sum())
+        self.repeat_leads += int(len(lead_person) - (counts > 0).sum())
+        self.duplicates += duplicates
+        self.n_chains += len(chains)
+        if self.inline:
+            self.chains.extend([int(a), int(b)] for a, b in chains)
+        for kind, id_type, value, k in traps:
+            key = (kind, id_type, value)
+            self.traps[key] = self.traps.get(key, 0) + k
+
+    def finish(self, window_days: int) -> dict:
+        if self.writer is not None:
+            self.writer.close()
+        out: dict = {
+            "persons": self.persons,
+            "persons_with_2plus_leads": self.multi,
+            "repeat_leads": self.repeat_leads,
+            "duplicate_leads": self.duplicates,
+            "duplicate_window_days": window_days,
+            "anonymous_visitors": self.visitors,
+            "chains": self.n_chains,
+            "traps": [{"kind": k, "identifier_type": t, "value": v, "persons": p}
+                      for (k, t, v), p in sorted(self.traps.items())],
+            "persons_file": None if self.inline else PERSONS_FILE,
+            "definition": IDENTITY_DEFINITION,
+        }
+        if self.inline:
+            out["chain_lead_numbers"] = self.chains
+            for kind, parts in self.parts.items():
+                out[f"person_of_{kind}"] = np.concatenate(parts).tolist() if parts else []
+        return out
+
+
+def load_persons(folder: str | Path) -> dict[str, np.ndarray]:
+    """{'lead': person_of_lead, 'touch': ..., 'contact': ...} from truth.json, or its persons file."""
+    folder = Path(folder)
+    identity = json.loads((folder / "truth.json").read_text(encoding="utf-8"))["identity"]
+    if not identity.get("persons_file"):
+        return {k: np.asarray(identity[f"person_of_{k}"], np.int64) for k in ("lead", "touch", "contact")}
+    table = pq.read_table(folder / identity["persons_file"])
+    out = {}
+    for kind in ("lead", "touch", "contact"):
+        part = table.filter(pc.equal(table["record_type"], kind))
+        number = part["record_number"].to_numpy()
+        person = np.zeros(int(number.max()) if len(number) else 0, np.int64)
+        person[number - 1] = part["person"].to_numpy()
+        out[kind] = person
+    return out

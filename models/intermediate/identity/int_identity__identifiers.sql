@@ -16,14 +16,6 @@ with observations as (
 
 ),
 
-blocklist as (
-
-    select identifier_type, pattern, reason
-    from {{ ref('identity_blocklist') }}
-    where pattern is not null
-
-),
-
 identifiers as (
 
     select
@@ -39,15 +31,16 @@ identifiers as (
 
 blocked as (
 
-    select
-        identifiers.identifier_type,
-        identifiers.identifier_value,
-        min(blocklist.reason) as reason
-    from identifiers
-    inner join blocklist
-        on blocklist.identifier_type = identifiers.identifier_type
-        and {{ cl_regex_full_match('identifiers.identifier_value', 'blocklist.pattern') }}
-    group by identifiers.identifier_type, identifiers.identifier_value
+    -- the seed's patterns are written into the query as constants (compiled once, not once per row)
+    select identifier_type, identifier_value, reason
+    from (
+        select
+            identifier_type,
+            identifier_value,
+            {{ cl_blocklist_reason(ref('identity_blocklist'), 'identifier_type', 'identifier_value') }} as reason
+        from identifiers
+    ) as screened
+    where reason is not null
 
 ),
 
