@@ -151,7 +151,9 @@ def bars(df: pd.DataFrame, cat: str, value: str, cat_title: str, value_title: st
     if color:
         enc["color"] = alt.Color(f"{color}:N", title=color_title, scale=color_scale or alt.Undefined)
         tip.append(alt.Tooltip(f"{color}:N", title=color_title or ""))
-    chart = alt.Chart(df).mark_bar(color=None if color else BLUE).encode(**enc, tooltip=tip + (tooltip_extra or []))
+    # a colour encoding brings its own colours (Altair rejects color=None on the mark)
+    chart = alt.Chart(df).mark_bar(**({} if color else {"color": BLUE})).encode(**enc,
+                                                                               tooltip=tip + (tooltip_extra or []))
     n = len(set(df[cat])) if len(df) else 1
     return _finish(chart, height or (rows_height(n, 30, 80 if not color else 120) if horizontal else 300), present)
 
@@ -260,3 +262,23 @@ def timeline(df: pd.DataFrame, at: str, lane: str, lanes: list[str], x_title: st
         tooltip=[alt.Tooltip(f"{at}:T", title=x_title, format="%Y-%m-%d %H:%M")]
         + [alt.Tooltip(f"{lane}:N", title=lane_title)] + [alt.Tooltip(f"{c}:N", title=t) for c, t in tooltip])
     return _finish(chart, rows_height(len(lanes), 44, 70), present)
+
+
+def small_multiples(df: pd.DataFrame, cat: str, value: str, facet: str, facet_order: list[str], cat_title: str,
+                    value_title: str, columns: int = 4, fmt: str = ",.1f", present: bool = False) -> alt.Chart:
+    """One small horizontal bar chart per `facet` value (e.g. per attribution model), the categories in the same
+    order in every panel (by their total) and one shared value axis, so panels compare at a glance."""
+    order = df.groupby(cat)[value].sum().sort_values(ascending=False).index.tolist()
+    n = len(order)
+    chart = alt.Chart(df).mark_bar(color=BLUE).encode(
+        y=alt.Y(f"{cat}:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)),
+        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt.replace(".1f", ".0f"))),
+        tooltip=[alt.Tooltip(f"{facet}:N", title=""), alt.Tooltip(f"{cat}:N", title=cat_title),
+                 alt.Tooltip(f"{value}:Q", format=fmt, title=value_title)],
+    ).properties(width=170, height=int((18 * max(n, 1)) * (1.25 if present else 1))).facet(
+        facet=alt.Facet(f"{facet}:N", sort=facet_order, title=None,
+                        header=alt.Header(labelFontSize=16 if present else 12, labelFontWeight="bold")),
+        columns=columns)
+    size = 16 if present else 12
+    return (chart.configure(font=FONT).configure_axis(labelFontSize=size, titleFontSize=size, labelLimit=160)
+            .configure_view(strokeWidth=0))

@@ -1395,3 +1395,89 @@ def duplicates_by_channel(w: Window, scope: Scope) -> pd.DataFrame:
         where created_at >= {p('s', w.start)} and created_at < {p('e', w.end)}
               {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
         group by channel order by duplicate_share desc nulls last, leads desc""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Attribution (docs/metrics.md "Attribution"): channels and contents credited per model. Company-wide marts (a
+# conversion's path crosses departments), like fct_campaign_roi: invisible to a viewer limited to some departments.
+# ---------------------------------------------------------------------------------------------------------------
+
+CONVERSION_TYPES = ("lead", "opportunity", "won")
+
+
+def channel_attribution(w: Window, scope: Scope) -> pd.DataFrame:
+    """fct_channel_attribution summed over the window's months: channel × conversion type × model, with cost per
+    credited conversion and (won rows) ROI from the sums."""
+    p = P()
+    return fetch(f"""
+        with s as (
+            select channel, conversion_type, model, sum(conversions_credited)::double as conversions,
+                   sum(revenue_credited)::double as revenue, sum(spend)::double as spend
+            from marts.fct_channel_attribution
+            where month >= {p('s', w.start)} and month < {p('e', w.end)}{_in(p, 'channel', 'c', scope.channels)}
+            group by channel, conversion_type, model)
+        select *, {_ratio('spend', 'conversions')} as cost_per_conversion,
+               case when conversion_type = 'won' then {_ratio('coalesce(revenue, 0) - spend', 'spend')} end as roi
+        from s order by conversion_type, model, conversions desc, channel""", p.values)
+
+
+CONTENT_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "markov",
+                  "shapley")
+
+
+def content_performance(w: Window, model: str = "last_touch") -> pd.DataFrame:
+    """fct_content_performance summed over the window's months per content, with the credit of one model.
+    Persons reached are counted again over the whole window from fct_touches (distinct persons do not add up
+    across months)."""
+    if model not in CONTENT_MODELS:
+        raise ValueError(f"unknown attribution model {model}")
+    p = P()
+    s, e = p("s", w.start), p("e", w.end)
+    return fetch(f"""
+        with perf as (
+            select content_id, any_value(title) as title, any_value(content_type) as content_type,
+                   any_value(campaign_id) as campaign_id, sum(touches)::bigint as touches,
+                   sum(leads_influenced)::bigint as leads_influenced,
+                   sum(opportunities_influenced)::bigint as opportunities_influenced,
+                   sum(wins_influenced)::bigint as wins_influenced,
+                   sum(revenue_influenced)::double as revenue_influenced,
+                   sum(credited_opportunities_{model})::double as credited_opportunities,
+                   sum(credited_revenue_{model})::double as credited_revenue
+            from marts.fct_content_performance
+            where month >= {s} and month < {e}
+            group by content_id),
+        reached as (
+            select content_id, count(distinct person_id) as persons_reached
+            from marts.fct_touches
+            where content_id is not null and touched_at >= {s} and touched_at < {e}
+            group by content_id)
+        select perf.*, coalesce(reached.persons_reached, 0)::bigint as persons_reached,
+               {_ratio('perf.opportunities_influenced', 'reached.persons_reached')} as opportunities_per_person,
+               cp.campaign_name
+        from perf left join reached using (content_id)
+        left join marts.dim_campaign cp on cp.campaign_id = perf.campaign_id
+        order by credited_opportunities desc nulls last, opportunities_influenced desc, touches desc, content_id""",
+                 p.values)
+
+
+def content_by_type(w: Window) -> pd.DataFrame:
+    """Touches, persons reached and conversions influenced per content type (whitepaper, webinar, case …), and
+    credited opportunities per model (long: one row per type × model)."""
+    p = P()
+    s, e = p("s", w.start), p("e", w.end)
+    credited = " union all ".join(
+        f"select content_type, '{m}' as model, sum(credited_opportunities_{m})::double as credited_opportunities, "
+        f"sum(credited_revenue_{m})::double as credited_revenue from perf group by content_type"
+        for m in CONTENT_MODELS)
+    return fetch(f"""
+        with perf as (select * from marts.fct_content_performance where month >= {s} and month < {e}),
+        totals as (
+            select content_type, count(distinct content_id) as contents, sum(touches)::bigint as touches,
+                   sum(opportunities_influenced)::bigint as opportunities_influenced,
+                   sum(wins_influenced)::bigint as wins_influenced
+            from perf group by content_type),
+        credit as ({credited})
+        select credit.content_type, credit.model, credit.credited_opportunities, credit.credited_revenue,
+               totals.contents, totals.touches, totals.opportunities_influenced, totals.wins_influenced
+        from credit join totals using (content_type)
+        order by credit.content_type, credit.model""", p.values)

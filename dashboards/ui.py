@@ -35,7 +35,8 @@ K_DEPT, K_CHANNEL, K_GRADE = "dept", "channel", "grade"
 # Widgets whose labels change with the language (global filters and the pages' own bound widgets): re-set on a
 # language switch so their URL labels follow the language instead of falling back to the default.
 TRANSLATED_KEYS = (K_GRAIN, K_PERIOD, K_CMP, K_CHANNEL, "kpi", "step", "drill_step", "drill_dept", "drill_channel",
-                   "drill_lead_step", "cohort_metric", "campaign", "rep", "dq_table", "dq_rule")
+                   "drill_lead_step", "cohort_metric", "campaign", "rep", "dq_table", "dq_rule", "model", "conv",
+                   "cmodel")
 SPARK_PERIODS = 12
 
 

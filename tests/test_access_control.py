@@ -39,8 +39,8 @@ from dashboards import queries as q  # noqa: E402
 from dashboards.i18n import Tr  # noqa: E402
 
 APP = REPO / "dashboards" / "app.py"
-VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "journey", "reps", "service",
-         "data"]
+VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey", "reps",
+         "service", "data"]
 URLS = {v: v.replace("_", "-") for v in VIEWS}
 STALE_ICON = "🕰️"
 HEAD, CEO, ANALYST = "head@example.com", "ceo@example.com", "ana@example.com"
@@ -355,6 +355,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "campaign_roi": lambda s: (w, s), "campaign_monthly": lambda s: (s, start, end),
         "rep_performance": lambda s: (w, s), "service_monthly": lambda s: (s, start, end),
         "service_by_grade": lambda s: (w, s), "duplicates_by_channel": lambda s: (w, s),
+        "channel_attribution": lambda s: (w, s),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -375,6 +376,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "search_person": [("L00000001",), ("13800000000",)], "account_persons": [("A000001",)],
         "person": [("p-0",)], "person_identifiers": [("p-0",)], "journey_events": [("p-0",)],
         "account_events": [("A000001",)], "top_persons": [()], "identity_audit": [()], "identity_summary": [()],
+        "content_performance": [(w,), (w, "markov")], "content_by_type": [(w,)],
         "fetch": [("select * from marts.fct_opportunities",), ("select * from marts.fct_leads",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
                   ("select * from marts.dim_user",)],
@@ -453,7 +455,9 @@ def test_every_query_returns_only_the_heads_departments(sample, org, as_of, monk
                                                # identity: a person's records span departments (company-wide)
                                                "resolve_person", "search_person", "account_persons", "person",
                                                "person_identifiers", "journey_events", "account_events",
-                                               "top_persons", "identity_audit", "identity_summary")}
+                                               "top_persons", "identity_audit", "identity_summary",
+                                               # attribution: company-wide like fct_campaign_roi
+                                               "channel_attribution", "content_performance", "content_by_type")}
 
 
 def _rewrite_everyone_else(path: Path, org) -> None:
