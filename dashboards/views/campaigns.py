@@ -45,7 +45,7 @@ def model_channel_table(model: str) -> None:
     name = t("channel_table_model", model=t(f"model_{model}"))
     with ui.section(name, t("model_rule"), metrics=("channel-attribution", "attribution-models")):
         attr = q.channel_attribution(c.window, c.scope)
-        mine = attr[attr.model == model]
+        mine = attr[attr.model == model].assign(channel=lambda d: d.channel.fillna("—"))  # kept by the pivot
         if mine.empty:
             ui.no_data(name)
             return
