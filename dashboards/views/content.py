@@ -51,6 +51,8 @@ with ui.section(t("content_reach"), t("content_caption"), metrics=("content-perf
     else:
         perf["type_label"] = [type_label(x) for x in perf.content_type]
         perf["title_label"] = perf.title.fillna(perf.content_id)
+        twice = perf.title_label.duplicated(keep=False)  # the same title on two contents: say which is which
+        perf.loc[twice, "title_label"] = perf.title_label[twice] + " (" + perf.content_id[twice] + ")"
         top = perf.dropna(subset=["credited_opportunities"])
         if len(top) and top.credited_opportunities.iloc[0] > 0:
             best = top.iloc[0]
@@ -62,7 +64,8 @@ with ui.section(t("content_reach"), t("content_caption"), metrics=("content-perf
                          present=c.present),
                  t("content_reach"), key="content_top")
         ui.table(perf, t("content_reach"),
-                 {"title_label": t("content_title"), "type_label": t("content_type"), "campaign_name": t("campaign"),
+                 {"content_id": "ID", "title_label": t("content_title"), "type_label": t("content_type"),
+                  "campaign_name": t("campaign"),
                   "touches": t("touches"), "persons_reached": t("persons_reached"),
                   "leads_influenced": t("leads_influenced"), "opportunities_influenced": t("opportunities_influenced"),
                   "wins_influenced": t("wins_influenced"), "revenue_influenced": t("revenue_influenced"),
