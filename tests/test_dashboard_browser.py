@@ -281,6 +281,29 @@ def test_the_journey_page_opens_from_a_link_and_from_its_search(server, page, ma
     screenshot(page, SHOTS / "journey-person-en.png")
 
 
+def test_the_content_page_and_the_models_side_by_side(server, page, mart):
+    as_of = pd.Timestamp(mart("int_as_of", schema="intermediate").as_of_date[0]).date()
+    from dashboards import periods
+
+    half = periods.add_months(periods.period_start(as_of, "half_year"), -6)
+    period = f"grain=半年&period={half.year}年{'上' if half.month == 1 else '下'}半年"
+    open_page(page, server.url, "content", period)
+    assert exception_count(page) == 0 and alerts(page, "Error") == []
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "触达人数" in main and "归因商机" in main
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2
+    screenshot(page, SHOTS / "content-zh.png")
+    open_page(page, server.url, "content", "lang=English&cmodel=Markov")
+    assert exception_count(page) == 0
+    assert "Persons reached" in page.locator('[data-testid="stMain"]').inner_text()
+    screenshot(page, SHOTS / "content-markov-en.png")
+    open_page(page, server.url, "campaigns", period + "&model=马尔可夫")
+    assert exception_count(page) == 0 and alerts(page, "Error") == []
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "渠道投入产出（马尔可夫归因）" in main and "各归因模型并列" in main
+    screenshot(page, SHOTS / "campaigns-markov-zh.png")
+
+
 def test_the_server_logged_no_errors(server):
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
