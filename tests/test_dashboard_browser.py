@@ -290,12 +290,12 @@ def test_the_content_page_and_the_models_side_by_side(server, page, mart):
     open_page(page, server.url, "content", period)
     assert exception_count(page) == 0 and alerts(page, "Error") == []
     main = page.locator('[data-testid="stMain"]').inner_text()
-    assert "触达人数" in main and "归因商机" in main
+    assert "按内容类型" in main and "哪些内容触达了人" in main
     assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2
     screenshot(page, SHOTS / "content-zh.png")
     open_page(page, server.url, "content", "lang=English&cmodel=Markov")
     assert exception_count(page) == 0
-    assert "Persons reached" in page.locator('[data-testid="stMain"]').inner_text()
+    assert "By content type" in page.locator('[data-testid="stMain"]').inner_text()
     screenshot(page, SHOTS / "content-markov-en.png")
     open_page(page, server.url, "campaigns", period + "&model=马尔可夫")
     assert exception_count(page) == 0 and alerts(page, "Error") == []
