@@ -10,6 +10,8 @@ import pandas as pd
 # Fonts are the browser's own (no web fonts): CJK text falls back to the system's Noto Sans CJK.
 FONT = "'Source Sans Pro', 'Source Sans 3', 'Noto Sans CJK SC', 'Noto Sans SC', 'Microsoft YaHei', sans-serif"
 BLUE, LIGHT_BLUE, GREEN, RED, GREY, ORANGE = "#1f77b4", "#9ecae1", "#2ca02c", "#d62728", "#9e9e9e", "#ff7f0e"
+# Categories without a good/bad meaning (content types): no green or red, which mean above/below here.
+CATEGORY_SCALE = alt.Scale(range=[BLUE, ORANGE, "#9467bd", "#17becf", "#8c564b", "#bcbd22", GREY])
 SIG_COLORS = {"above": GREEN, "below": RED, "not_significant": GREY, "too_few": "#cfcfcf", "company": BLUE}
 
 

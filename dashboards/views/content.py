@@ -61,7 +61,7 @@ with ui.section(t("content_reach"), t("content_caption"), metrics=("content-perf
                           persons=t.int(best.persons_reached)))
         ui.chart(ch.bars(top.head(15), "title_label", "credited_opportunities", t("content_title"),
                          t("credited_opportunities"), fmt=",.1f", color="type_label", color_title=t("content_type"),
-                         present=c.present),
+                         color_scale=ch.CATEGORY_SCALE, present=c.present),
                  t("content_reach"), key="content_top")
         ui.table(perf, t("content_reach"),
                  {"content_id": "ID", "title_label": t("content_title"), "type_label": t("content_type"),
