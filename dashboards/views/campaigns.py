@@ -89,7 +89,9 @@ def models_side_by_side() -> None:
             return
         rows["channel_label"] = [c.channel_label(x) for x in rows.channel]
         rows["model_label"] = [t(f"model_{m}") for m in rows.model]
-        changes = ranking.rank_changes(rows, base="last_touch", value="conversions", channel="channel_label")
+        # Ranks are of channels: conversions without one (a deal without a lead) are in the chart, not ranked.
+        ranked = rows.dropna(subset=["channel"])
+        changes = ranking.rank_changes(ranked, base="last_touch", value="conversions", channel="channel_label")
         for change in changes:
             st.markdown(t("rank_sentence", channel=change.channel, r1=t.ordinal(change.base_rank),
                           base=t(f"model_{change.base_model}"), r2=t.ordinal(change.other_rank),
@@ -100,7 +102,7 @@ def models_side_by_side() -> None:
         ui.chart(ch.small_multiples(rows, "channel_label", "conversions", "model_label", order, t("channel"),
                                     t("credited_conversions"), present=c.present),
                  t("models_side_by_side"), key="models_chart")
-        ranks = ranking.ranks(rows, channel="channel_label", value="conversions")
+        ranks = ranking.ranks(ranked, channel="channel_label", value="conversions")
         ranks.columns = [t(f"model_{m}") for m in ranks.columns]
         ranks = ranks.reset_index().rename(columns={"channel_label": t("channel")})
         st.markdown(f"**{t('ranks_table')}**")
