@@ -22,12 +22,12 @@
    every pattern once per row: 18 s for 1.5M identifiers at scale 10, against well under a second). #}
 {% macro cl_blocklist_reason(blocklist, type_column, value_column) -%}
     {%- if not execute -%}
-        cast(null as varchar)
+        cast(null as {{ dbt.type_string() }})
     {%- else -%}
         {%- set rows = run_query('select identifier_type, pattern, reason from ' ~ blocklist
                                  ~ ' where pattern is not null order by identifier_type, reason, pattern').rows -%}
         {%- if rows | length == 0 -%}
-            cast(null as varchar)
+            cast(null as {{ dbt.type_string() }})
         {%- else -%}
             case
             {%- for row in rows %}

@@ -117,8 +117,8 @@ screened as (
         case
             when blocked.reason is not null then blocked.reason
             when widest_sharing.distinct_partners > caps.cap
-                then 'seen with ' || cast(widest_sharing.distinct_partners as varchar) || ' different '
-                    || widest_sharing.partner_type || ' values (cap ' || cast(caps.cap as varchar) || ' for '
+                then 'seen with ' || cast(widest_sharing.distinct_partners as {{ dbt.type_string() }}) || ' different '
+                    || widest_sharing.partner_type || ' values (cap ' || cast(caps.cap as {{ dbt.type_string() }}) || ' for '
                     || identifiers.identifier_type || ')'
         end as reason,
         widest_sharing.distinct_partners as widest_sharing
