@@ -255,8 +255,12 @@ def timeline(df: pd.DataFrame, at: str, lane: str, lanes: list[str], x_title: st
     """Events on one time axis, one lane (row) per kind in the given order, a point per event (a person's
     journey). `tooltip`: (column, title) pairs."""
     colors = [BLUE, ORANGE, GREEN, "#08519c", "#9467bd", RED, GREY][: len(lanes)]
+    # Ticks on month starts, about eight of them: a month format on half-month ticks would repeat its labels.
+    times = pd.to_datetime(df[at]) if len(df) else pd.Series(dtype="datetime64[ns]")
+    months = (times.max().year - times.min().year) * 12 + times.max().month - times.min().month if len(df) else 0
+    ticks = {"interval": "month", "step": max(1, -(-months // 8))}
     chart = alt.Chart(df).mark_point(filled=True, size=110, opacity=0.85).encode(
-        x=alt.X(f"{at}:T", title=x_title, axis=alt.Axis(labelAngle=0, format=time_format)),
+        x=alt.X(f"{at}:T", title=x_title, axis=alt.Axis(labelAngle=0, format=time_format, tickCount=ticks)),
         # the lane names say what they are: no rotated axis title squeezed beside them
         y=alt.Y(f"{lane}:N", sort=lanes, title=None, axis=alt.Axis(labelOverlap=False)),
         color=alt.Color(f"{lane}:N", sort=lanes, scale=alt.Scale(domain=lanes, range=colors), legend=None),
