@@ -59,7 +59,8 @@ with ui.section(t("content_reach"), t("content_caption"), metrics=("content-perf
             st.markdown(t("content_best", model=t(f"model_{model}"), title=f"**{best.title_label}**",
                           type=best.type_label, credit=t.num(best.credited_opportunities, 1),
                           persons=t.int(best.persons_reached)))
-        ui.chart(ch.bars(top.head(15), "title_label", "credited_opportunities", t("content_title"),
+        # no axis title: beside long titles it is drawn over them
+        ui.chart(ch.bars(top.head(15), "title_label", "credited_opportunities", "",
                          t("credited_opportunities"), fmt=",.1f", color="type_label", color_title=t("content_type"),
                          color_scale=ch.CATEGORY_SCALE, present=c.present),
                  t("content_reach"), key="content_top")
