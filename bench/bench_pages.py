@@ -28,7 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey", "reps",
+         "service", "data"]
 
 
 def machine() -> str:

@@ -29,6 +29,8 @@ PAGES = [
     ("resources", "page_resources", "views/resources.py", "👥", "section_detail"),
     ("lifecycle", "page_lifecycle", "views/lifecycle.py", "🔄", "section_detail"),
     ("campaigns", "page_campaigns", "views/campaigns.py", "📣", "section_detail"),
+    ("content", "page_content", "views/content.py", "📚", "section_detail"),
+    ("journey", "page_journey", "views/journey.py", "🧭", "section_detail"),
     ("reps", "page_reps", "views/reps.py", "🧑‍💼", "section_detail"),
     ("service", "page_service", "views/service.py", "🎧", "section_detail"),
     ("data", "page_data", "views/data.py", "🗄️", "section_about"),

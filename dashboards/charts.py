@@ -10,6 +10,8 @@ import pandas as pd
 # Fonts are the browser's own (no web fonts): CJK text falls back to the system's Noto Sans CJK.
 FONT = "'Source Sans Pro', 'Source Sans 3', 'Noto Sans CJK SC', 'Noto Sans SC', 'Microsoft YaHei', sans-serif"
 BLUE, LIGHT_BLUE, GREEN, RED, GREY, ORANGE = "#1f77b4", "#9ecae1", "#2ca02c", "#d62728", "#9e9e9e", "#ff7f0e"
+# Categories without a good/bad meaning (content types): no green or red, which mean above/below here.
+CATEGORY_SCALE = alt.Scale(range=[BLUE, ORANGE, "#9467bd", "#17becf", "#8c564b", "#bcbd22", GREY])
 SIG_COLORS = {"above": GREEN, "below": RED, "not_significant": GREY, "too_few": "#cfcfcf", "company": BLUE}
 
 
@@ -151,7 +153,9 @@ def bars(df: pd.DataFrame, cat: str, value: str, cat_title: str, value_title: st
     if color:
         enc["color"] = alt.Color(f"{color}:N", title=color_title, scale=color_scale or alt.Undefined)
         tip.append(alt.Tooltip(f"{color}:N", title=color_title or ""))
-    chart = alt.Chart(df).mark_bar(color=None if color else BLUE).encode(**enc, tooltip=tip + (tooltip_extra or []))
+    # a colour encoding brings its own colours (Altair rejects color=None on the mark)
+    chart = alt.Chart(df).mark_bar(**({} if color else {"color": BLUE})).encode(**enc,
+                                                                               tooltip=tip + (tooltip_extra or []))
     n = len(set(df[cat])) if len(df) else 1
     return _finish(chart, height or (rows_height(n, 30, 80 if not color else 120) if horizontal else 300), present)
 
@@ -244,3 +248,43 @@ def bars_with_ref(df: pd.DataFrame, cat: str, value: str, ref: str, group: str, 
                                  color=alt.Color(f"{group}:N", title=group_title), tooltip=tip)
     tick = base.mark_tick(color="black", thickness=2, size=16).encode(x=f"{ref}:Q", tooltip=tip)
     return _finish(alt.layer(bar, tick), rows_height(len(df), 22, 120), present)
+
+
+def timeline(df: pd.DataFrame, at: str, lane: str, lanes: list[str], x_title: str, lane_title: str,
+             tooltip: list[tuple[str, str]], present: bool = False, time_format: str | None = None) -> alt.Chart:
+    """Events on one time axis, one lane (row) per kind in the given order, a point per event (a person's
+    journey). `tooltip`: (column, title) pairs."""
+    colors = [BLUE, ORANGE, GREEN, "#08519c", "#9467bd", RED, GREY][: len(lanes)]
+    # Ticks on month starts, about eight of them: a month format on half-month ticks would repeat its labels.
+    times = pd.to_datetime(df[at]) if len(df) else pd.Series(dtype="datetime64[ns]")
+    months = (times.max().year - times.min().year) * 12 + times.max().month - times.min().month if len(df) else 0
+    ticks = {"interval": "month", "step": max(1, -(-months // 8))}
+    chart = alt.Chart(df).mark_point(filled=True, size=110, opacity=0.85).encode(
+        x=alt.X(f"{at}:T", title=x_title, axis=alt.Axis(labelAngle=0, format=time_format, tickCount=ticks)),
+        # the lane names say what they are: no rotated axis title squeezed beside them
+        y=alt.Y(f"{lane}:N", sort=lanes, title=None, axis=alt.Axis(labelOverlap=False)),
+        color=alt.Color(f"{lane}:N", sort=lanes, scale=alt.Scale(domain=lanes, range=colors), legend=None),
+        shape=alt.Shape(f"{lane}:N", sort=lanes, legend=None),
+        tooltip=[alt.Tooltip(f"{at}:T", title=x_title, format="%Y-%m-%d %H:%M")]
+        + [alt.Tooltip(f"{lane}:N", title=lane_title)] + [alt.Tooltip(f"{c}:N", title=t) for c, t in tooltip])
+    return _finish(chart, rows_height(len(lanes), 44, 70), present)
+
+
+def small_multiples(df: pd.DataFrame, cat: str, value: str, facet: str, facet_order: list[str], cat_title: str,
+                    value_title: str, columns: int = 4, fmt: str = ",.1f", present: bool = False) -> alt.Chart:
+    """One small horizontal bar chart per `facet` value (e.g. per attribution model), the categories in the same
+    order in every panel (by their total) and one shared value axis, so panels compare at a glance."""
+    order = df.groupby(cat)[value].sum().sort_values(ascending=False).index.tolist()
+    n = len(order)
+    chart = alt.Chart(df).mark_bar(color=BLUE).encode(
+        y=alt.Y(f"{cat}:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)),
+        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt.replace(".1f", ".0f"))),
+        tooltip=[alt.Tooltip(f"{facet}:N", title=""), alt.Tooltip(f"{cat}:N", title=cat_title),
+                 alt.Tooltip(f"{value}:Q", format=fmt, title=value_title)],
+    ).properties(width=170, height=int((18 * max(n, 1)) * (1.25 if present else 1))).facet(
+        facet=alt.Facet(f"{facet}:N", sort=facet_order, title=None,
+                        header=alt.Header(labelFontSize=16 if present else 12, labelFontWeight="bold")),
+        columns=columns)
+    size = 16 if present else 12
+    return (chart.configure(font=FONT).configure_axis(labelFontSize=size, titleFontSize=size, labelLimit=160)
+            .configure_view(strokeWidth=0))

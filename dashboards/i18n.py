@@ -490,6 +490,149 @@ STRINGS: dict[str, tuple[str, str]] = {
     "failing_value": ("原值", "Value"),
     "message": ("说明", "Message"),
     "download_xlsx_one": ("Excel", "Excel"),
+
+    # customer journey
+    "page_journey": ("客户旅程", "Customer journey"),
+    "journey_link": ("旅程", "Journey"),
+    "journey_search": ("查找一个人", "Find a person"),
+    "journey_search_help": ("输入线索、商机、客户或人员编号；有权查看联系方式的角色也可输入邮箱或手机号。",
+                            "A lead, opportunity, account or person id; roles allowed to see contact details may "
+                            "also type an e-mail or phone."),
+    "journey_not_found": ("没有找到「{what}」对应的人。", "Nobody found for “{what}”."),
+    "journey_top": ("线索最多的人", "The persons with the most leads"),
+    "journey_top_caption": ("同一个人的多条线索往往是重复线索；点击「旅程」查看其完整时间线。",
+                            "Several leads of one person are often duplicates; open “Journey” for their timeline."),
+    "journey_of": ("{person} 的旅程", "Journey of {person}"),
+    "journey_timeline": ("时间线：触点、线索、商机、订单与工单", "Timeline: touches, leads, deals, orders and tickets"),
+    "journey_caption": ("首次出现 {first}，最近出现 {last}；{leads} 条线索，{touches} 个触点。",
+                        "First seen {first}, last seen {last}; {leads} leads, {touches} touches."),
+    "journey_account": ("所属客户：{account}", "Account: {account}"),
+    "journey_others": ("该客户还有 {n} 个人：", "This account has {n} more persons:"),
+    "journey_identifiers": ("身份标识", "Identifiers"),
+    "journey_events": ("事件明细", "Events"),
+    "journey_resolved": ("由{kind} {value} 找到此人。", "Found through {kind} {value}."),
+    "journey_account_events_na": ("订单与工单", "Orders and tickets"),
+    "kind_touch": ("触点", "Touch"),
+    "kind_lead": ("线索", "Lead"),
+    "kind_opportunity": ("商机创建", "Deal created"),
+    "kind_opportunity_closed": ("商机关闭", "Deal closed"),
+    "kind_order": ("订单", "Order"),
+    "kind_ticket": ("工单", "Ticket"),
+    "kind_person": ("人员", "person"),
+    "kind_account": ("客户", "account"),
+    "event_kind": ("类型", "Kind"),
+    "resolved": ("已解决", "resolved"),
+    "event_lead": ("所属线索", "Lead"),
+    "first_lead": ("首条线索", "First lead"),
+    "event_at": ("时间", "Time"),
+    "event_what": ("事项", "What"),
+    "content": ("内容", "Content"),
+    "person": ("人员", "Person"),
+    "identifier_type": ("标识类型", "Identifier type"),
+    "identifier_value": ("标识值", "Value"),
+    "first_seen": ("首次出现", "First seen"),
+    "last_seen": ("最近出现", "Last seen"),
+    "records": ("记录数", "Records"),
+    "identifiers": ("标识数", "Identifiers"),
+    "is_customer": ("已成交客户", "Customer"),
+    "duplicate_of": ("重复于 {lead}", "duplicate of {lead}"),
+    # attribution (Campaigns & ROI, Content)
+    "attr_model": ("归因模型", "Attribution model"),
+    "model_default": ("默认：单触点（线索所属活动）", "Default: single touch (the lead's campaign)"),
+    "model_first_touch": ("首次触点", "first touch"),
+    "model_last_touch": ("末次触点", "last touch"),
+    "model_linear": ("线性", "linear"),
+    "model_time_decay": ("时间衰减", "time decay"),
+    "model_position_based": ("U 型（40/20/40）", "position-based (40/20/40)"),
+    "model_w_shaped": ("W 型", "W-shaped"),
+    "model_markov": ("马尔可夫", "Markov"),
+    "model_shapley": ("Shapley 值", "Shapley"),
+    "conv_type": ("转化类型", "Conversion"),
+    "conv_lead": ("新线索", "Leads"),
+    "conv_opportunity": ("新商机", "Opportunities"),
+    "conv_won": ("赢单", "Won deals"),
+    "channel_table_model": ("渠道投入产出（{model}归因）", "Channel spend and return ({model} attribution)"),
+    "model_rule": ("口径：按所选模型把每次转化的功劳分给路径上的触点（每次转化合计为 1），按渠道与转化月份汇总；"
+                   "ROI =（归因赢单金额 − 投入）÷ 投入。",
+                   "Rule: the chosen model splits each conversion's credit over the touches on its path (1 per "
+                   "conversion), summed by channel and conversion month; ROI = (credited won revenue − spend) ÷ "
+                   "spend."),
+    "credited_leads": ("归因线索", "Credited leads"),
+    "credited_opportunities": ("归因商机", "Credited opportunities"),
+    "credited_wins": ("归因赢单", "Credited wins"),
+    "credited_revenue": ("归因赢单金额", "Credited won revenue"),
+    "cost_per_credited": ("单归因商机成本", "Cost per credited opportunity"),
+    "models_side_by_side": ("各归因模型并列", "Attribution models side by side"),
+    "models_caption": ("同一批转化，按 8 种模型分给各渠道的功劳；规则模型只看位置，数据驱动模型（马尔可夫、Shapley）"
+                       "还看未转化的路径。",
+                       "The same conversions, credited to the channels by 8 models; rule-based models look at "
+                       "positions only, the data-driven ones (Markov, Shapley) also at the paths that did not "
+                       "convert."),
+    "credited_conversions": ("归因转化", "Credited conversions"),
+    "roi_by_model": ("各模型下的渠道 ROI（赢单）", "Channel ROI under each model (won deals)"),
+    "ranks_table": ("各模型下的渠道排名（1 = 获得功劳最多）", "Channel rank under each model (1 = most credit)"),
+    "rank_sentence": ("**{channel}** 按{base}排第 {r1}，按{other}排第 {r2}。",
+                      "**{channel}** is {r1} by {base} and {r2} by {other}."),
+    "rank_same": ("末次触点与数据驱动模型给出的渠道排名相同。",
+                  "Last touch and the data-driven models rank the channels the same."),
+    "model": ("模型", "Model"),
+    # content
+    "page_content": ("内容表现", "Content"),
+    "content_reach": ("哪些内容触达了人、出现在转化路径上、获得了功劳",
+                      "Which contents reach people, sit on converting paths and earn credit"),
+    "content_caption": ("触点又会反馈内容的好坏：每份白皮书、直播、案例触达了多少人，出现在多少条转化路径上，"
+                        "按所选模型分到多少商机与赢单金额。",
+                        "The touches feed back which content works (触点又会反馈内容的好坏): how many people each "
+                        "whitepaper, webinar and case reached, how many converting paths it sits on, and the "
+                        "opportunities and won revenue the chosen model credits to it."),
+    "content_by_type": ("按内容类型", "By content type"),
+    "content_title": ("标题", "Title"),
+    "content_type": ("类型", "Type"),
+    "persons_reached": ("触达人数", "Persons reached"),
+    "leads_influenced": ("影响的线索", "Leads influenced"),
+    "opportunities_influenced": ("影响的商机", "Opportunities influenced"),
+    "wins_influenced": ("影响的赢单", "Wins influenced"),
+    "revenue_influenced": ("影响的赢单金额", "Revenue influenced"),
+    "opportunities_per_person": ("每触达一人的商机", "Opportunities per person reached"),
+    "content_best": ("按{model}，{title}（{type}）获得最多商机功劳：{credit}，触达 {persons} 人。",
+                     "By {model}, {title} ({type}) earns the most opportunity credit: {credit}, reaching {persons} "
+                     "people."),
+    "ctype_whitepaper": ("白皮书", "whitepaper"),
+    "ctype_article": ("文章", "article"),
+    "ctype_video": ("视频", "video"),
+    "ctype_webinar": ("直播", "webinar"),
+    "ctype_case_study": ("案例", "case study"),
+    # identity audit (Data page)
+    "identity_audit": ("身份识别（OneID）", "Identity (OneID)"),
+    "identity_caption": ("同一个人在各渠道的标识（Cookie、设备、OpenID、UnionID、邮箱、手机号、线索、联系人）"
+                         "被合并为一个人；垃圾值不参与合并，而是列在下方。",
+                         "Every identifier of one person across channels (cookie, device, openid, unionid, e-mail, "
+                         "phone, lead, contact) is joined into one person; junk values join nobody and are listed "
+                         "below."),
+    "persons": ("人数", "Persons"),
+    "persons_several_leads": ("有多条线索的人", "Persons with several leads"),
+    "duplicate_leads": ("重复线索", "Duplicate leads"),
+    "duplicate_share": ("重复线索占比", "Duplicate share"),
+    "blocked_values": ("屏蔽的值", "Blocked values"),
+    "quarantined_values": ("隔离的值", "Quarantined values"),
+    "audit_table": ("屏蔽与隔离的标识值", "Blocked and quarantined identifier values"),
+    "audit_none": ("本次构建没有屏蔽或隔离任何标识值。",
+                   "No identifier value was blocked or quarantined in this build."),
+    "action": ("处理", "Action"),
+    "action_blocked": ("屏蔽", "blocked"),
+    "action_quarantined": ("隔离", "quarantined"),
+    "persons_it_would_join": ("本会合并的人数", "Persons it would join"),
+    "largest_persons": ("最大的人（按线索数、标识数）", "The largest persons (by leads and identifiers)"),
+    # lead flow: duplicates
+    "duplicates_by_channel": ("各渠道的重复线索", "Duplicate leads per channel"),
+    "duplicates_caption": ("期间内创建的线索中，同一个人在此前 90 天（默认窗口）内已有线索的比例。"
+                           "主要在重复捕获已知人员的渠道，价值低于其线索数所显示的。",
+                           "Of the leads created in the period, those whose person already had a lead in the 90 days "
+                           "before (the default window). A channel that mostly re-captures known people is worth "
+                           "less than its lead count says."),
+    "duplicates_top": ("重复占比最高：{channel}（{share}，{n} 条线索中 {d} 条）。",
+                       "Highest duplicate share: {channel} ({share}, {d} of {n} leads)."),
+    "duplicates": ("重复", "Duplicates"),
 }
 
 
@@ -615,6 +758,14 @@ class Tr:
         if unit == "day":
             return "%-m月%-d日" if self.zh else "%b %-d"
         return "%Y年%-m月" if self.zh else "%b %Y"
+
+    def ordinal(self, n) -> str:
+        """A rank: 3 in Chinese (the sentence says 第), 3rd in English."""
+        n = int(n)
+        if self.zh:
+            return str(n)
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"{n}{suffix}"
 
     def join(self, items) -> str:
         return ("、" if self.zh else ", ").join(items)

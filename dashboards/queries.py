@@ -1190,3 +1190,294 @@ def service_by_grade(w: Window, scope: Scope) -> pd.DataFrame:
         from marts.fct_service
         where month >= {p('s', w.start)} and month < {p('e', w.end)}{_service_filter(p, scope)}
         group by 1 order by 1""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Identity: the customer journey, the identity audit, duplicate leads (docs/metrics.md "Identity (OneID)")
+#
+# Orders, tickets and contents have no mart at row grain: the journey and the Content page read them from the
+# staging models (`stg_service__orders`, `stg_service__tickets`, `stg_campaign__contents`). Staging is invisible
+# to a viewer limited to some departments (no rule in SCOPED_RELATIONS), so those parts say "not in your view".
+# Identifier values come back in the long form (`column_name` = the identifier's type, `value`), the form
+# `mask_frame` masks whole by type, so an e-mail or phone of any shape is masked for viewers without `see_pii`.
+# ---------------------------------------------------------------------------------------------------------------
+
+JOURNEY_KEYS = ("person", "lead", "opportunity", "account")
+_PHONE_SEARCH = re.compile(r"[0-9０-９+\-\s()]{7,}")
+
+
+def _person_of_lead(lead_id: str) -> str | None:
+    p = P()
+    df = fetch(f"select person_id from marts.fct_leads where lead_id = {p('id', lead_id)}", p.values)
+    return df.person_id.iloc[0] if len(df) and isinstance(df.person_id.iloc[0], str) else None
+
+
+@row_level
+def account_persons(account_id: str) -> pd.DataFrame:
+    """The persons of an account (dim_person.account_id), the earliest seen first."""
+    p = P()
+    return fetch(f"""
+        select person_id, first_seen_at, last_seen_at, lead_count, first_lead_id
+        from marts.dim_person where account_id = {p('a', account_id)}
+        order by first_seen_at, person_id""", p.values)
+
+
+def resolve_person(kind: str, value: str) -> str | None:
+    """The person a journey link names: a person id; a lead's person; an opportunity's source lead's person, else
+    its account's earliest-seen person; an account's earliest-seen person."""
+    value = (value or "").strip()
+    if kind not in JOURNEY_KEYS or not value:
+        return None
+    p = P()
+    if kind == "person":
+        df = fetch(f"select person_id from marts.dim_person where person_id = {p('id', value)}", p.values)
+        return value if len(df) else None
+    if kind == "lead":
+        return _person_of_lead(value)
+    if kind == "opportunity":
+        df = fetch(f"""select source_lead_id, account_id from marts.fct_opportunities
+                       where opportunity_id = {p('id', value)}""", p.values)
+        if df.empty:
+            return None
+        lead, account = df.source_lead_id.iloc[0], df.account_id.iloc[0]
+        found = _person_of_lead(lead) if isinstance(lead, str) else None
+        if found or not isinstance(account, str):
+            return found
+        value = account
+    persons = account_persons(value)
+    return persons.person_id.iloc[0] if len(persons) else None
+
+
+def search_person(text: str) -> str | None:
+    """A person from what was typed in the journey's search box: a person id, a lead id, an opportunity or
+    account id — and an e-mail or phone for viewers who may see contact details (for anyone else such a search
+    would tell whether a number is known, so it finds nothing)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    for kind in JOURNEY_KEYS:
+        found = resolve_person(kind, text)
+        if found:
+            return found
+    if not current_access().see_pii:
+        return None
+    from dashboards.pii import fold
+
+    folded = fold(text)
+    if "@" in folded:
+        kind, value = "email", folded.strip().lower()
+    elif _PHONE_SEARCH.fullmatch(folded):
+        digits = re.sub(r"[^0-9]", "", folded)
+        kind, value = "phone", re.sub(r"^(?:0086|86)(?=1[3-9][0-9]{9}$)", "", digits)
+    else:
+        return None
+    p = P()
+    df = fetch(f"""select person_id from marts.bridge_person_identifier
+                   where identifier_type = {p('t', kind)} and identifier_value = {p('v', value)}""", p.values)
+    return df.person_id.iloc[0] if len(df) else None
+
+
+@row_level
+def person(person_id: str) -> pd.DataFrame:
+    """One dim_person row, with the account's name."""
+    p = P()
+    return fetch(f"""
+        select p.*, a.account_name
+        from marts.dim_person p left join marts.dim_account a using (account_id)
+        where p.person_id = {p('id', person_id)}""", p.values)
+
+
+@row_level
+def person_identifiers(person_id: str) -> pd.DataFrame:
+    """The person's identifiers (bridge_person_identifier), long form: column_name = type, value."""
+    p = P()
+    return fetch(f"""
+        select identifier_type as column_name, identifier_value as value, first_seen_at, last_seen_at, records
+        from marts.bridge_person_identifier where person_id = {p('id', person_id)}
+        order by identifier_type, first_seen_at, identifier_value""", p.values)
+
+
+@row_level
+def journey_events(person_id: str) -> pd.DataFrame:
+    """The person's touches, leads and opportunities (of their leads, and of their account), one row per event:
+    kind, event_at, id, channel, what, status, amount, campaign, content."""
+    p = P()
+    pid = p("id", person_id)
+    return fetch(f"""
+        with person as (select person_id, account_id from marts.dim_person where person_id = {pid}),
+        leads as (select * from marts.fct_leads where person_id = {pid}),
+        opps as (
+            select * from marts.fct_opportunities
+            where source_lead_id in (select lead_id from leads)
+               or account_id in (select account_id from person where account_id is not null)),
+        events as (
+            select 'touch' as kind, t.touched_at as event_at, t.touch_id as id, t.channel, t.touch_type as what,
+                   null as status, null::double as amount, cp.campaign_name, t.content_id, t.lead_id
+            from marts.fct_touches t left join marts.dim_campaign cp using (campaign_id)
+            where t.person_id = {pid}
+            union all
+            select 'lead', l.created_at, l.lead_id, l.channel,
+                   case when l.is_duplicate then 'duplicate_of ' || l.duplicate_of_lead_id end,
+                   l.final_status, null, cp.campaign_name, null, l.lead_id
+            from leads l left join marts.dim_campaign cp using (campaign_id)
+            union all
+            select 'opportunity', o.created_at, o.opportunity_id, o.channel, o.opportunity_name, o.status,
+                   o.amount::double, null, null, o.source_lead_id
+            from opps o
+            union all
+            select 'opportunity_closed', o.closed_at, o.opportunity_id, o.channel, o.opportunity_name, o.status,
+                   o.amount::double, null, null, o.source_lead_id
+            from opps o where o.is_closed and o.closed_at is not null)
+        select * from events where event_at is not null order by event_at, kind, id""", p.values)
+
+
+@row_level
+def account_events(account_id: str) -> pd.DataFrame:
+    """The orders and tickets of an account (staging: no mart holds them at row grain)."""
+    p = P()
+    a = p("a", account_id)
+    return fetch(f"""
+        select 'order' as kind, order_date::timestamp as event_at, order_id as id, null as channel, order_type as what,
+               null as status, amount::double as amount
+        from staging.stg_service__orders where account_id = {a}
+        union all
+        select 'ticket', opened_at, ticket_id, channel, category,
+               case when resolved_at is null then 'open' else 'resolved' end, null
+        from staging.stg_service__tickets where account_id = {a}
+        order by event_at, kind, id""", p.values)
+
+
+@row_level
+def top_persons(limit: int = 20) -> pd.DataFrame:
+    """The persons with the most leads (then the most identifiers): where duplicates and merges pile up."""
+    return fetch(f"""
+        select p.person_id, p.lead_count, p.first_lead_id, p.first_seen_at, p.last_seen_at, p.account_id,
+               a.account_name, p.is_customer,
+               (p.anonymous_id_count + p.device_id_count + p.wechat_openid_count + p.wechat_unionid_count
+                + p.email_count + p.phone_count + p.contact_id_count + p.lead_count)::bigint as identifiers
+        from marts.dim_person p left join marts.dim_account a using (account_id)
+        order by p.lead_count desc, identifiers desc, p.person_id
+        limit {int(limit)}""")
+
+
+@row_level
+def identity_audit() -> pd.DataFrame:
+    """fct_identity_audit: blocked and quarantined values (long form: column_name = type, value), most people
+    first."""
+    return fetch("""
+        select identifier_type as column_name, identifier_value as value, action, reason, persons_it_would_join,
+               records, first_seen_at, last_seen_at
+        from marts.fct_identity_audit
+        order by persons_it_would_join desc, records desc, identifier_type, identifier_value""")
+
+
+def identity_summary() -> pd.DataFrame:
+    """One row: persons, persons with several leads, leads, duplicate leads and their share, blocked and
+    quarantined values."""
+    return fetch(f"""
+        with l as (select count(*) as leads, count(*) filter (where is_duplicate) as duplicate_leads
+                   from marts.fct_leads)
+        select (select count(*) from marts.dim_person) as persons,
+               (select count(*) from marts.dim_person where lead_count > 1) as persons_with_several_leads,
+               l.leads, l.duplicate_leads, {_ratio('l.duplicate_leads', 'l.leads')} as duplicate_share,
+               (select count(*) from marts.fct_identity_audit where action = 'blocked') as blocked_values,
+               (select count(*) from marts.fct_identity_audit where action = 'quarantined') as quarantined_values
+        from l""")
+
+
+def duplicates_by_channel(w: Window, scope: Scope) -> pd.DataFrame:
+    """Leads created in the window per channel: how many are duplicates (docs/metrics.md#duplicate-leads)."""
+    p = P()
+    return fetch(f"""
+        select channel, count(*) as leads, count(*) filter (where is_duplicate) as duplicates,
+               {_ratio('count(*) filter (where is_duplicate)', 'count(*)')} as duplicate_share
+        from marts.fct_leads
+        where created_at >= {p('s', w.start)} and created_at < {p('e', w.end)}
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
+        group by channel order by duplicate_share desc nulls last, leads desc""", p.values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Attribution (docs/metrics.md "Attribution"): channels and contents credited per model. Company-wide marts (a
+# conversion's path crosses departments), like fct_campaign_roi: invisible to a viewer limited to some departments.
+# ---------------------------------------------------------------------------------------------------------------
+
+CONVERSION_TYPES = ("lead", "opportunity", "won")
+
+
+def channel_attribution(w: Window, scope: Scope) -> pd.DataFrame:
+    """fct_channel_attribution summed over the window's months: channel × conversion type × model, with cost per
+    credited conversion and (won rows) ROI from the sums."""
+    p = P()
+    return fetch(f"""
+        with s as (
+            select channel, conversion_type, model, sum(conversions_credited)::double as conversions,
+                   sum(revenue_credited)::double as revenue, sum(spend)::double as spend
+            from marts.fct_channel_attribution
+            where month >= {p('s', w.start)} and month < {p('e', w.end)}{_in(p, 'channel', 'c', scope.channels)}
+            group by channel, conversion_type, model)
+        select *, {_ratio('spend', 'conversions')} as cost_per_conversion,
+               case when conversion_type = 'won' then {_ratio('coalesce(revenue, 0) - spend', 'spend')} end as roi
+        from s order by conversion_type, model, conversions desc, channel""", p.values)
+
+
+CONTENT_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "markov",
+                  "shapley")
+
+
+def content_performance(w: Window, model: str = "last_touch") -> pd.DataFrame:
+    """fct_content_performance summed over the window's months per content, with the credit of one model.
+    Persons reached are counted again over the whole window from fct_touches (distinct persons do not add up
+    across months)."""
+    if model not in CONTENT_MODELS:
+        raise ValueError(f"unknown attribution model {model}")
+    p = P()
+    s, e = p("s", w.start), p("e", w.end)
+    return fetch(f"""
+        with perf as (
+            select content_id, any_value(title) as title, any_value(content_type) as content_type,
+                   any_value(campaign_id) as campaign_id, sum(touches)::bigint as touches,
+                   sum(leads_influenced)::bigint as leads_influenced,
+                   sum(opportunities_influenced)::bigint as opportunities_influenced,
+                   sum(wins_influenced)::bigint as wins_influenced,
+                   sum(revenue_influenced)::double as revenue_influenced,
+                   sum(credited_opportunities_{model})::double as credited_opportunities,
+                   sum(credited_revenue_{model})::double as credited_revenue
+            from marts.fct_content_performance
+            where month >= {s} and month < {e}
+            group by content_id),
+        reached as (
+            select content_id, count(distinct person_id) as persons_reached
+            from marts.fct_touches
+            where content_id is not null and touched_at >= {s} and touched_at < {e}
+            group by content_id)
+        select perf.*, coalesce(reached.persons_reached, 0)::bigint as persons_reached,
+               {_ratio('perf.opportunities_influenced', 'reached.persons_reached')} as opportunities_per_person,
+               cp.campaign_name
+        from perf left join reached using (content_id)
+        left join marts.dim_campaign cp on cp.campaign_id = perf.campaign_id
+        order by credited_opportunities desc nulls last, opportunities_influenced desc, touches desc, content_id""",
+                 p.values)
+
+
+def content_by_type(w: Window) -> pd.DataFrame:
+    """Touches, persons reached and conversions influenced per content type (whitepaper, webinar, case …), and
+    credited opportunities per model (long: one row per type × model)."""
+    p = P()
+    s, e = p("s", w.start), p("e", w.end)
+    credited = " union all ".join(
+        f"select content_type, '{m}' as model, sum(credited_opportunities_{m})::double as credited_opportunities, "
+        f"sum(credited_revenue_{m})::double as credited_revenue from perf group by content_type"
+        for m in CONTENT_MODELS)
+    return fetch(f"""
+        with perf as (select * from marts.fct_content_performance where month >= {s} and month < {e}),
+        totals as (
+            select content_type, count(distinct content_id) as contents, sum(touches)::bigint as touches,
+                   sum(opportunities_influenced)::bigint as opportunities_influenced,
+                   sum(wins_influenced)::bigint as wins_influenced
+            from perf group by content_type),
+        credit as ({credited})
+        select credit.content_type, credit.model, credit.credited_opportunities, credit.credited_revenue,
+               totals.contents, totals.touches, totals.opportunities_influenced, totals.wins_influenced
+        from credit join totals using (content_type)
+        order by credit.content_type, credit.model""", p.values)

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 import pandas as pd
@@ -34,7 +35,8 @@ K_DEPT, K_CHANNEL, K_GRADE = "dept", "channel", "grade"
 # Widgets whose labels change with the language (global filters and the pages' own bound widgets): re-set on a
 # language switch so their URL labels follow the language instead of falling back to the default.
 TRANSLATED_KEYS = (K_GRAIN, K_PERIOD, K_CMP, K_CHANNEL, "kpi", "step", "drill_step", "drill_dept", "drill_channel",
-                   "drill_lead_step", "cohort_metric", "campaign", "rep", "dq_table", "dq_rule")
+                   "drill_lead_step", "cohort_metric", "campaign", "rep", "dq_table", "dq_rule", "model", "conv",
+                   "cmodel")
 SPARK_PERIODS = 12
 
 
@@ -482,6 +484,9 @@ def table(df: pd.DataFrame, name: str, columns: dict[str, str], formats: dict[st
             config[label] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
         elif fmt == "date":
             config[label] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        elif fmt == "link":  # a journey link: an arrow on screen, not part of the exports
+            config[label] = st.column_config.LinkColumn(label, display_text=JOURNEY_ICON, width="small")
+            shown = shown.drop(columns=[label])
     st.dataframe(view, hide_index=True, column_config=config, height=height, key=key, placeholder="–")
     if len(shown) > max_rows:
         st.caption(c.tr("shown_first", n=f"{max_rows:,}", total=f"{len(shown):,}"))
@@ -530,12 +535,24 @@ def page_exports(page_name: str) -> None:
                        icon="📑", key="xlsx_page", on_click="ignore")
 
 
-LEAD_COLUMNS = ("lead_id", "created_at", "channel_label", "campaign_name", "department_name", "owner_name",
+JOURNEY_ICON = "🧭"
+
+
+def journey_url(kind: str, value) -> str | None:
+    """The Customer journey page's link for a person, lead, opportunity or account (relative, so it works under
+    any base path; the language goes along)."""
+    if not isinstance(value, str) or not value:
+        return None
+    lang = "" if tr().zh else "&lang=English"
+    return f"./journey?{kind}={quote(value)}{lang}"
+
+
+LEAD_COLUMNS = ("journey", "lead_id", "created_at", "channel_label", "campaign_name", "department_name", "owner_name",
                 "first_assigned_at", "response_hours", "sla_label", "is_mql", "is_sql", "is_converted",
                 "opportunity_id", "release_count", "final_label", "disqualify_reason")
-OPPORTUNITY_COLUMNS = ("opportunity_id", "opportunity_name", "account_name", "grade", "department_name", "owner_name",
-                       "amount", "created_at", "closed_at", "status_label", "furthest_stage_label", "cycle_days",
-                       "channel_label")
+OPPORTUNITY_COLUMNS = ("journey", "opportunity_id", "opportunity_name", "account_name", "grade", "department_name",
+                       "owner_name", "amount", "created_at", "closed_at", "status_label", "furthest_stage_label",
+                       "cycle_days", "channel_label")
 
 
 def lead_rows(df: pd.DataFrame, name: str, key: str) -> None:
@@ -545,12 +562,13 @@ def lead_rows(df: pd.DataFrame, name: str, key: str) -> None:
     if df.empty:
         no_data(name)
         return
-    df = df.assign(channel_label=[c.channel_label(x) for x in df.channel],
+    df = df.assign(journey=[journey_url("lead", x) for x in df.lead_id],
+                   channel_label=[c.channel_label(x) for x in df.channel],
                    sla_label=df.sla_status.map({"met": t("sla_met"), "missed": t("sla_missed"),
                                                 "pending": t("sla_pending")}),
                    final_label=df.final_status.map({"converted": t("converted"), "disqualified": t("disqualified"),
                                                     "open": t("open")}))
-    labels = {"lead_id": "ID", "created_at": t("created"), "channel_label": t("channel"),
+    labels = {"journey": t("journey_link"), "lead_id": "ID", "created_at": t("created"), "channel_label": t("channel"),
               "campaign_name": t("campaign"), "department_name": t("department"), "owner_name": t("owner"),
               "first_assigned_at": t("assigned"), "response_hours": t("response_hours"),
               "sla_label": t("sla_compliance"), "is_mql": t("mql"), "is_sql": t("sql"),
@@ -558,7 +576,8 @@ def lead_rows(df: pd.DataFrame, name: str, key: str) -> None:
               "final_label": t("status"), "disqualify_reason": t("reason")}
     st.caption(t("drill_rows", what=name) + " · " + t("rows", n=t.int(len(df))))
     table(df, name, {k: labels[k] for k in LEAD_COLUMNS}, {"created_at": "datetime", "first_assigned_at": "datetime",
-                                                           "response_hours": "%.1f"}, key=key, height=360)
+                                                           "response_hours": "%.1f", "journey": "link"},
+          key=key, height=360)
 
 
 def opportunity_rows(df: pd.DataFrame, name: str, key: str) -> None:
@@ -567,18 +586,20 @@ def opportunity_rows(df: pd.DataFrame, name: str, key: str) -> None:
     if df.empty:
         no_data(name)
         return
-    df = df.assign(channel_label=[c.channel_label(x) for x in df.channel],
+    df = df.assign(journey=[journey_url("opportunity", x) for x in df.opportunity_id],
+                   channel_label=[c.channel_label(x) for x in df.channel],
                    status_label=[t(f"status_{s}") for s in df.status],
                    furthest_stage_label=[c.stage_label(s) for s in df.furthest_stage_name])
-    labels = {"opportunity_id": "ID", "opportunity_name": t("opportunity"), "account_name": t("account"),
+    labels = {"journey": t("journey_link"), "opportunity_id": "ID",
+              "opportunity_name": t("opportunity"), "account_name": t("account"),
               "grade": t("grade"), "department_name": t("department"), "owner_name": t("owner"),
               "amount": t("amount"), "created_at": t("created"), "closed_at": t("exited_at"),
               "status_label": t("status"), "furthest_stage_label": t("stage"), "cycle_days": t("cycle_days"),
               "channel_label": t("channel")}
     st.caption(t("drill_rows", what=name) + " · " + t("rows", n=t.int(len(df))))
     table(df, name, {k: labels[k] for k in OPPORTUNITY_COLUMNS},
-          {"amount": "money", "created_at": "datetime", "closed_at": "datetime", "cycle_days": "%.1f"},
-          key=key, height=360)
+          {"amount": "money", "created_at": "datetime", "closed_at": "datetime", "cycle_days": "%.1f",
+           "journey": "link"}, key=key, height=360)
 
 
 def _slug(name: str) -> str:

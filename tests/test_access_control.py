@@ -39,7 +39,8 @@ from dashboards import queries as q  # noqa: E402
 from dashboards.i18n import Tr  # noqa: E402
 
 APP = REPO / "dashboards" / "app.py"
-VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey", "reps",
+         "service", "data"]
 URLS = {v: v.replace("_", "-") for v in VIEWS}
 STALE_ICON = "🕰️"
 HEAD, CEO, ANALYST = "head@example.com", "ceo@example.com", "ana@example.com"
@@ -353,7 +354,8 @@ def calls(org, as_of: date) -> dict[str, list]:
         "resources_over_time": lambda s: (s, start, end), "value_by": lambda s: ("grade", s, end),
         "campaign_roi": lambda s: (w, s), "campaign_monthly": lambda s: (s, start, end),
         "rep_performance": lambda s: (w, s), "service_monthly": lambda s: (s, start, end),
-        "service_by_grade": lambda s: (w, s),
+        "service_by_grade": lambda s: (w, s), "duplicates_by_channel": lambda s: (w, s),
+        "channel_attribution": lambda s: (w, s),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -369,6 +371,12 @@ def calls(org, as_of: date) -> dict[str, list]:
         "comparison": [("quarter", w.start), ("month", periods.period_start(as_of, "month"))],
         "cohort_retention": [(start, end)], "nrr_by_months_since": [(end,)],
         "campaign_rows": [("C0001", start, end)],
+        "resolve_person": [("lead", "L00000001"), ("opportunity", "O0000001"), ("account", "A000001"),
+                           ("person", "p-0")],
+        "search_person": [("L00000001",), ("13800000000",)], "account_persons": [("A000001",)],
+        "person": [("p-0",)], "person_identifiers": [("p-0",)], "journey_events": [("p-0",)],
+        "account_events": [("A000001",)], "top_persons": [()], "identity_audit": [()], "identity_summary": [()],
+        "content_performance": [(w,), (w, "markov")], "content_by_type": [(w,)],
         "fetch": [("select * from marts.fct_opportunities",), ("select * from marts.fct_leads",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
                   ("select * from marts.dim_user",)],
@@ -395,7 +403,9 @@ def test_every_public_query_function_is_covered(org, as_of):
     assert public_queries() == set(calls(org, as_of)), "a new query function needs a row in calls()"
     # The row-level ones refuse a viewer without the right, before any SQL runs.
     assert {n for n in public_queries() if getattr(getattr(q, n), "row_level", False)} == {
-        "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows"}
+        "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows",
+        "account_persons", "person", "person_identifiers", "journey_events", "account_events", "top_persons",
+        "identity_audit"}
 
 
 def _other_rows(org, frame: pd.DataFrame, con) -> list[str]:
@@ -441,7 +451,13 @@ def test_every_query_returns_only_the_heads_departments(sample, org, as_of, monk
     # Company-wide data is refused, not returned; nothing else is refused.
     assert denied == {n: {"company"} for n in ("load_report", "run_history", "rejected_counts", "rejected_rows",
                                                "cohort_retention", "nrr_by_months_since", "campaign_roi",
-                                               "campaign_rows", "campaign_monthly")}
+                                               "campaign_rows", "campaign_monthly",
+                                               # identity: a person's records span departments (company-wide)
+                                               "resolve_person", "search_person", "account_persons", "person",
+                                               "person_identifiers", "journey_events", "account_events",
+                                               "top_persons", "identity_audit", "identity_summary",
+                                               # attribution: company-wide like fct_campaign_roi
+                                               "channel_attribution", "content_performance", "content_by_type")}
 
 
 def _rewrite_everyone_else(path: Path, org) -> None:

@@ -255,6 +255,55 @@ def test_phone_width(server, browser):
         ctx.close()
 
 
+def test_the_journey_page_opens_from_a_link_and_from_its_search(server, page, mart):
+    leads, touches = mart("fct_leads"), mart("fct_touches")
+    per = leads.groupby("person_id").size().rename("n").to_frame().join(touches.groupby("person_id").size().rename("t"))
+    person = per.sort_values(["n", "t"], ascending=False).index[0]
+    lead = leads[leads.person_id == person].sort_values("created_at").lead_id.iloc[-1]
+    open_page(page, server.url, "journey", f"lead={lead}")
+    assert exception_count(page) == 0 and alerts(page, "Error") == []
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert f"{person} 的旅程" in main and "身份标识" in main
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 1
+    screenshot(page, SHOTS / "journey-lead-zh.png")
+    # the search box puts the person into the URL, so the view is a link
+    open_page(page, server.url, "journey")
+    screenshot(page, SHOTS / "journey-list-zh.png")
+    box = page.locator('[data-testid="stTextInput"] input').first
+    box.fill(lead)
+    box.press("Enter")
+    page.wait_for_function(f"() => location.search.includes('person={person}')")
+    wait_idle(page)
+    assert f"{person} 的旅程" in page.locator('[data-testid="stMain"]').inner_text()
+    open_page(page, server.url, "journey", f"person={person}&lang=English")
+    assert exception_count(page) == 0
+    assert f"Journey of {person}" in page.locator('[data-testid="stMain"]').inner_text()
+    screenshot(page, SHOTS / "journey-person-en.png")
+
+
+def test_the_content_page_and_the_models_side_by_side(server, page, mart):
+    as_of = pd.Timestamp(mart("int_as_of", schema="intermediate").as_of_date[0]).date()
+    from dashboards import periods
+
+    half = periods.add_months(periods.period_start(as_of, "half_year"), -6)
+    period = f"grain=半年&period={half.year}年{'上' if half.month == 1 else '下'}半年"
+    open_page(page, server.url, "content", period)
+    assert exception_count(page) == 0 and alerts(page, "Error") == []
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "按内容类型" in main and "哪些内容触达了人" in main
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2
+    screenshot(page, SHOTS / "content-zh.png")
+    open_page(page, server.url, "content", "lang=English&cmodel=Markov")
+    assert exception_count(page) == 0
+    assert "By content type" in page.locator('[data-testid="stMain"]').inner_text()
+    screenshot(page, SHOTS / "content-markov-en.png")
+    open_page(page, server.url, "campaigns", period + "&model=马尔可夫")
+    assert exception_count(page) == 0 and alerts(page, "Error") == []
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "渠道投入产出（马尔可夫归因）" in main and "各归因模型并列" in main
+    screenshot(page, SHOTS / "campaigns-markov-zh.png")
+
+
 def test_the_server_logged_no_errors(server):
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]

@@ -103,7 +103,7 @@ def test_no_request_leaves_localhost(app, browser):
     page = ctx.new_page()
     page.set_default_timeout(60_000)
     try:
-        for path in ("overview", "data"):
+        for path in ("overview", "data", "journey", "content"):
             open_page(page, app.url, path)
         page.wait_for_timeout(1500)  # late fetches (favicon, fonts)
     finally:

@@ -171,6 +171,44 @@ if "closedloop_runs" in ops:
             height=min(420, 38 + 35 * len(history)),
         )
 
+with ui.section(t("identity_audit"), t("identity_caption"), metrics=("junk-identifiers", "duplicate-leads")):
+    ident = q.identity_summary().iloc[0]
+    tiles = st.columns(5)
+    tiles[0].metric(t("persons"), t.int(ident.persons))
+    tiles[1].metric(t("persons_several_leads"), t.int(ident.persons_with_several_leads))
+    tiles[2].metric(t("duplicate_leads"), f"{t.int(ident.duplicate_leads)} ({t.pct(ident.duplicate_share)})",
+                    help=t("duplicate_share"))
+    tiles[3].metric(t("blocked_values"), t.int(ident.blocked_values))
+    tiles[4].metric(t("quarantined_values"), t.int(ident.quarantined_values))
+    with ui.guard(t("audit_table")):  # the values themselves: row-level, masked by role
+        audit = q.identity_audit()
+        st.markdown(f"**{t('audit_table')}**")
+        if audit.empty:
+            st.success(t("audit_none"), icon="✅")
+        else:
+            audit["action_label"] = audit.action.map({"blocked": t("action_blocked"),
+                                                      "quarantined": t("action_quarantined")}).fillna(audit.action)
+            ui.table(audit, t("audit_table"),
+                     {"column_name": t("identifier_type"), "value": t("identifier_value"),
+                      "action_label": t("action"), "reason": t("reason"),
+                      "persons_it_would_join": t("persons_it_would_join"), "records": t("records"),
+                      "first_seen_at": t("first_seen"), "last_seen_at": t("last_seen")},
+                     {"persons_it_would_join": "int", "records": "int", "first_seen_at": "datetime",
+                      "last_seen_at": "datetime"}, key="identity_audit", height=min(420, 38 + 35 * len(audit)))
+    with ui.guard(t("largest_persons")):
+        top = q.top_persons(10)
+        st.markdown(f"**{t('largest_persons')}**")
+        if top.empty:
+            ui.no_data(t("largest_persons"))
+        else:
+            top["journey"] = [ui.journey_url("person", x) for x in top.person_id]
+            ui.table(top, t("largest_persons"),
+                     {"journey": t("journey_link"), "person_id": t("person"), "lead_count": t("leads"),
+                      "identifiers": t("identifiers"), "account_name": t("account"),
+                      "first_seen_at": t("first_seen"), "last_seen_at": t("last_seen")},
+                     {"journey": "link", "first_seen_at": "datetime", "last_seen_at": "datetime"},
+                     key="largest_persons")
+
 with ui.section(t("mart_rows")):
     rows = q.mart_rows()
     if rows.empty:

@@ -105,6 +105,28 @@ with ui.section(t("lead_funnel"), t("lead_funnel_rule"), metrics=("lead-conversi
             key="lead_steps",
         )
 
+# ---- Duplicates per channel ----------------------------------------------------------------------------------
+with ui.section(t("duplicates_by_channel"), t("duplicates_caption"), metrics=("duplicate-leads",)):
+    dup = q.duplicates_by_channel(c.window, c.scope)
+    if dup.empty:
+        ui.no_data(t("duplicates_by_channel"))
+    else:
+        dup["channel_label"] = [c.channel_label(x) for x in dup.channel]
+        worst = dup.dropna(subset=["duplicate_share"]).iloc[0] if dup.duplicate_share.notna().any() else None
+        if worst is not None and worst.duplicates > 0:
+            st.markdown(t("duplicates_top", channel=worst.channel_label, share=t.pct(worst.duplicate_share),
+                          n=t.int(worst.leads), d=t.int(worst.duplicates)))
+        left, right = st.columns([3, 2])
+        with left:
+            ui.chart(ch.bars(dup.dropna(subset=["duplicate_share"]), "channel_label", "duplicate_share", t("channel"),
+                             t("duplicate_share"), fmt=".0%", present=c.present),
+                     t("duplicates_by_channel"), key="duplicates")
+        with right:
+            ui.table(dup, t("duplicates_by_channel"),
+                     {"channel_label": t("channel"), "leads": t("leads"), "duplicates": t("duplicates"),
+                      "duplicate_share": t("duplicate_share")},
+                     {"duplicate_share": "pct"}, key="duplicates_table")
+
 # ---- Daily flow and backlog ----------------------------------------------------------------------------------
 with ui.section(t("daily_flow"), metrics=("daily-lead-flow-and-open-backlog",)):
     bucket = "day" if c.grain == "month" else "week"

@@ -148,10 +148,12 @@ if not reps.empty:
             ui.no_data(t("drill"))
         else:
             rows["status_label"] = [t(f"status_{x}") for x in rows.status]
+            rows["journey"] = [ui.journey_url("opportunity", x) for x in rows.opportunity_id]
             ui.table(
                 rows,
                 t("drill"),
                 {
+                    "journey": t("journey_link"),
                     "opportunity_id": "ID",
                     "opportunity_name": t("opportunity"),
                     "account_name": t("account"),
@@ -160,6 +162,6 @@ if not reps.empty:
                     "amount": t("amount"),
                     "cycle_days": t("cycle_days"),
                 },
-                {"closed_at": "datetime", "amount": "money", "cycle_days": "%.1f"},
+                {"closed_at": "datetime", "amount": "money", "cycle_days": "%.1f", "journey": "link"},
                 key="rep_drill",
             )

@@ -392,4 +392,6 @@ with ui.section(t("drill"), t("pick_to_drill")):
     if rows.empty:
         ui.no_data(what)
     else:
-        ui.table(rows, t("drill"), cols, fmts, key="drill_table", height=360)
+        rows["journey"] = [ui.journey_url("opportunity", x) for x in rows.opportunity_id]
+        ui.table(rows, t("drill"), {"journey": t("journey_link"), **cols}, {**fmts, "journey": "link"},
+                 key="drill_table", height=360)
