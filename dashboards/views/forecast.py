@@ -69,7 +69,7 @@ with ui.section(t("fc_movers"), t("fc_movers_caption"), metrics=("forecast-win-p
         ui.table(deals, t("fc_movers"),
                  {"opportunity_id": "ID", "opportunity_name": t("fc_deal"), "department_name": t("department"),
                   "stage_name": t("stage"),
-                  "days_in_stage": t("fc_days_in_stage"), "amount": t("fc_open_pipeline"),
+                  "days_in_stage": t("fc_days_in_stage"), "amount": t("amount"),
                   "p_win": t("fc_p_win"), "p_win_in_period": t("fc_p_win_period"),
                   "expected_amount_in_period": t("fc_expected_in_period"),
                   "expected_close_month": t("fc_close_month"), "estimate_level": t("fc_estimate_level")},

@@ -89,7 +89,9 @@ def model(dbt, session):
         last = (now_ts - np.timedelta64(int(horizon * 86_400e6), "us")).astype("datetime64[M]")
         month = first
         while month <= last:
-            instants.append((days(pd.Series([month.astype("datetime64[us]")]))[0], False))
+            # the month's last second: an event dated the 1st of the next month (date-only exports put it at
+            # 00:00) is not known at the month end
+            instants.append((days(pd.Series([month.astype("datetime64[us]")]))[0] - 1 / 86_400, False))
             month = month + np.timedelta64(1, "M")
 
     frames = []

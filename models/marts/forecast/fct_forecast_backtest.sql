@@ -46,7 +46,7 @@ final as (
 
     select
         as_of_at as as_of,
-        cast(as_of_at as date) - 1 as month_end,
+        cast(as_of_at as date) as month_end,
         department_id,
         method,
         deals,
