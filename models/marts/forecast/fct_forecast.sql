@@ -1,4 +1,4 @@
--- The forecast of every deal open at the as-of instant (docs/metrics.md#forecast). Probabilities come from
+-- The forecast of every deal open at the as-of instant (docs/metrics.md#forecast-win-probability). Probabilities come from
 -- int_forecast__deal_probabilities (survival estimate per stage, closedloop.forecast); this mart names them.
 with deals as (
 
