@@ -31,7 +31,8 @@ LANG_QUERY = {"zh": "", "en": "lang=English"}
 # The icon that leads the Data page's stale-source callout (dashboards/views/data.py STALE_ICON): the sample's data
 # ends weeks before a run of the suite, so that callout is expected; any other error callout is a failure.
 STALE_ICON = "🕰️"
-PAGES = ["overview", "lead-flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+PAGES = ["overview", "lead-flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data",
+         "forecast"]
 
 
 def free_port() -> int:
