@@ -1,7 +1,8 @@
 """The forecast (docs/metrics.md#forecast-win-probability) on the session sample: its survival estimate against
 lifelines, its bands against a plain seeded simulation, its calibration against the generator's planted win
-probabilities, its backtest recomputed from the deals' outcomes, and the known defects of public forecasts that must not happen here
-(0–100 probabilities used as 0–1, an estimate fitted on data it did not know then, nothing scored)."""
+probabilities, its backtest recomputed from the deals' outcomes, and the known defects of public forecasts that must
+not happen here (0–100 probabilities used as 0–1, an estimate fitted on data it did not know then, nothing
+scored)."""
 
 from __future__ import annotations
 

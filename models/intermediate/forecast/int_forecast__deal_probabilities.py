@@ -1,7 +1,8 @@
-"""Win probabilities of the deals open at the as-of instant and at every past month end (the backtest), one row per
-instant x open deal (docs/metrics.md#forecast-win-probability). The survival work is numpy, in closedloop.forecast
-(pure functions, checked against lifelines in tests); this model only moves frames: stage visits and deals in, probabilities out.
-At each past month end only what was known then is used: stages entered by then, closes dated by then."""
+"""Win probabilities of the deals open at the as-of instant and at every past month end (the backtest), one row
+per instant x open deal (docs/metrics.md#forecast-win-probability). The survival work is numpy, in
+closedloop.forecast (pure functions, checked against lifelines in tests); this model only moves frames: stage visits
+and deals in, probabilities out. At each past month end only what was known then is used: stages entered by then,
+closes dated by then."""
 
 import numpy as np
 import pandas as pd
