@@ -33,6 +33,7 @@ PAGES = [
     ("journey", "page_journey", "views/journey.py", "🧭", "section_detail"),
     ("reps", "page_reps", "views/reps.py", "🧑‍💼", "section_detail"),
     ("service", "page_service", "views/service.py", "🎧", "section_detail"),
+    ("forecast", "page_forecast", "views/forecast.py", "🔮", "section_detail"),
     ("data", "page_data", "views/data.py", "🗄️", "section_about"),
 ]
 

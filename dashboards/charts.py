@@ -288,3 +288,32 @@ def small_multiples(df: pd.DataFrame, cat: str, value: str, facet: str, facet_or
     size = 16 if present else 12
     return (chart.configure(font=FONT).configure_axis(labelFontSize=size, titleFontSize=size, labelLimit=160)
             .configure_view(strokeWidth=0))
+def band_bars(df: pd.DataFrame, cat: str, value: str, low: str, high: str, cat_title: str, value_title: str,
+              fmt: str = ",.0f", present: bool = False) -> alt.Chart:
+    """Horizontal bar per category (the expected value) with its P10–P90 band as a dark rule, largest first."""
+    base = alt.Chart(df).encode(y=alt.Y(f"{cat}:N", sort=alt.EncodingSortField(field=value, order="descending"),
+                                        title=cat_title))
+    tip = [alt.Tooltip(f"{cat}:N", title=cat_title), alt.Tooltip(f"{value}:Q", format=fmt, title=value_title),
+           alt.Tooltip(f"{low}:Q", format=fmt, title="P10"), alt.Tooltip(f"{high}:Q", format=fmt, title="P90")]
+    bar = base.mark_bar(color=LIGHT_BLUE).encode(x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt)),
+                                                 tooltip=tip)
+    band = base.mark_rule(strokeWidth=3, color=BLUE).encode(x=f"{low}:Q", x2=f"{high}:Q", tooltip=tip)
+    ticks = base.mark_tick(color=BLUE, thickness=2, size=14).encode(x=f"{low}:Q") + \
+        base.mark_tick(color=BLUE, thickness=2, size=14).encode(x=f"{high}:Q")
+    return _finish(alt.layer(bar, band, ticks), rows_height(len(df), 34, 80), present)
+
+
+def reliability(df: pd.DataFrame, series_title: str, x_title: str, y_title: str, present: bool = False
+                ) -> alt.Chart:
+    """Observed share against mean probability per bin, one line per method, with the diagonal of perfect
+    calibration; point size = cases in the bin."""
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        color=GREY, strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+    tip = [alt.Tooltip("series:N", title=series_title), alt.Tooltip("predicted_mean:Q", format=".1%", title=x_title),
+           alt.Tooltip("observed_rate:Q", format=".1%", title=y_title), alt.Tooltip("n:Q", format=",")]
+    lines_ = alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("predicted_mean:Q", title=x_title, scale=alt.Scale(domain=[0, 1]), axis=pct_axis(x_title)),
+        y=alt.Y("observed_rate:Q", title=y_title, scale=alt.Scale(domain=[0, 1]), axis=pct_axis(y_title)),
+        color=alt.Color("series:N", title=None), size=alt.Size("n:Q", legend=None), tooltip=tip)
+    return _finish(alt.layer(diagonal, lines_), 320, present)
+

@@ -633,6 +633,53 @@ STRINGS: dict[str, tuple[str, str]] = {
     "duplicates_top": ("重复占比最高：{channel}（{share}，{n} 条线索中 {d} 条）。",
                        "Highest duplicate share: {channel} ({share}, {d} of {n} leads)."),
     "duplicates": ("重复", "Duplicates"),
+    # forecast page and the overview's forecast tile
+    "page_forecast": ("销售预测", "Forecast"),
+    "fc_period": ("预测期间", "Forecast period"),
+    "fc_bookings": ("预计成交额（P10–P90）", "Expected bookings (P10–P90)"),
+    "fc_bookings_caption": ("{period}：已赢单 + 在手商机在期内赢单的期望；横线为 P10–P90 区间（截至 {as_of}）。",
+                            "{period}: won so far + what the open deals are expected to win within it; the line is "
+                            "the P10–P90 band (as of {as_of})."),
+    "fc_expected": ("预计成交额", "Expected bookings"),
+    "fc_band": ("P10–P90：{low} – {high}", "P10–P90: {low} – {high}"),
+    "fc_won_to_date": ("期内已赢单", "Won so far"),
+    "fc_open_pipeline": ("在手商机金额", "Open pipeline"),
+    "fc_coverage": ("覆盖率（在手 ÷ 剩余目标）", "Coverage (open ÷ remaining target)"),
+    "fc_target": ("目标", "Target"),
+    "fc_no_target": ("未设目标：在 seeds/targets.csv 填写部门 × 期间 × 金额即可显示覆盖率。",
+                     "No target set: fill seeds/targets.csv (department × period × amount) to see coverage."),
+    "fc_movers": ("影响最大的商机", "Deals that move it most"),
+    "fc_movers_caption": ("按 金额 × 本季度赢单概率 排序。", "Sorted by amount × probability of winning this quarter."),
+    "fc_deal": ("商机", "Deal"),
+    "fc_p_win": ("赢单概率", "P(win)"),
+    "fc_p_win_period": ("本季度赢单概率", "P(win this quarter)"),
+    "fc_expected_in_period": ("本季度期望金额", "Expected this quarter"),
+    "fc_close_month": ("预计成交月", "Expected close month"),
+    "fc_estimate_level": ("估计来源", "Estimated from"),
+    "fc_days_in_stage": ("阶段停留天数", "Days in stage"),
+    "fc_how_right": ("我们预测得准吗", "How right were we"),
+    "fc_how_right_caption": ("回测：过去 {n} 个月末（{first} 至 {last}），按当时已知的数据预测 {h} 天内赢单，"
+                             "与实际结果比较。Brier 分数越低越准。",
+                             "Backtest: at {n} past month ends ({first} to {last}), forecast from what was known "
+                             "then whether each open deal is won within {h} days, scored against what happened. "
+                             "Lower Brier score is better."),
+    "fc_method": ("方法", "Method"),
+    "fc_method_model": ("本模型（生存分析）", "This model (survival)"),
+    "fc_method_stage_seed": ("阶段设定概率", "Stage seed probability"),
+    "fc_method_closed_only": ("仅已结商机赢率", "Closed-only win rate"),
+    "fc_brier": ("Brier 分数", "Brier score"),
+    "fc_brier_better": ("比{method}低 {pct}", "{pct} lower than {method}"),
+    "fc_predicted": ("预测成交额", "Predicted bookings"),
+    "fc_actual": ("实际成交额", "Actual bookings"),
+    "fc_deals_scored": ("评分商机数", "Deals scored"),
+    "fc_reliability": ("可靠性图", "Reliability"),
+    "fc_predicted_prob": ("预测概率", "Predicted probability"),
+    "fc_observed": ("实际赢单比例", "Observed win share"),
+    "fc_cases": ("案例数", "Cases"),
+    "fc_tile": ("本季度预计成交额", "Expected bookings this quarter"),
+    "help_fc_tile": ("已赢单 + 在手商机本季度赢单的期望（销售预测页）；下方为 P10–P90 区间。不随所选期间变化。",
+                     "Won so far + the open deals' expected wins this quarter (Forecast page); below, the P10–P90 "
+                     "band. Always the current quarter, whatever period is selected."),
 }
 
 

@@ -205,6 +205,9 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     ("marts", "fct_rep_performance"): _dept("department_id"),
     ("marts", "fct_customer_value"): _dept("department_id"),
     ("marts", "fct_service"): _dept("department_id"),
+    ("marts", "fct_forecast"): _dept("department_id"),
+    ("marts", "fct_forecast_periods"): _dept("department_id"),
+    ("marts", "fct_forecast_backtest"): _dept("department_id"),
     ("marts", "dim_account"): _dim_account,
     ("marts", "dim_campaign"): _dim_campaign,
     ("intermediate", "int_as_of"): "all",
@@ -1481,3 +1484,63 @@ def content_by_type(w: Window) -> pd.DataFrame:
                totals.contents, totals.touches, totals.opportunities_influenced, totals.wins_influenced
         from credit join totals using (content_type)
         order by credit.content_type, credit.model""", p.values)
+# ---------------------------------------------------------------- forecast (fct_forecast*)
+# Department rows of the selected departments; the company row (department_id null) only when no department is
+# selected (a department head never sees it: the scoped view has no null-department rows).
+
+
+def forecast_periods(scope: Scope, period: str) -> pd.DataFrame:
+    p = P()
+    company = "f.department_id is null" if not scope.departments else "false"
+    return fetch(f"""
+        select f.period, f.period_label, f.period_start, f.period_end, f.department_id,
+               coalesce(d.department_name, f.department_id) as department_name, f.department_id is null as is_company,
+               f.won_to_date::double as won_to_date, f.expected_bookings, f.p10, f.p50, f.p90,
+               f.expected_open_bookings, f.open_pipeline, f.open_deals, f.target_amount, f.coverage, f.as_of
+        from marts.fct_forecast_periods f
+        left join marts.dim_department d on d.department_id = f.department_id
+        where f.period = {p('period', period)}
+          and ({company} or (f.department_id is not null{_in(p, 'f.department_id', 'd', scope.departments)}))
+        order by f.department_id is not null, f.expected_bookings desc""", p.values)
+
+
+@row_level
+def forecast_top_deals(scope: Scope, limit: int = 20) -> pd.DataFrame:
+    """The open deals that move this quarter's expected bookings most: amount x P(won this quarter)."""
+    p = P()
+    return fetch(f"""
+        select f.opportunity_id, o.opportunity_name, coalesce(d.department_name, f.department_id) as department_name,
+               f.stage_name, f.days_in_stage, f.amount, f.p_win, f.p_win_in_period, f.expected_amount_in_period,
+               f.expected_close_month, f.estimate_level
+        from marts.fct_forecast f
+        left join marts.fct_opportunities o on o.opportunity_id = f.opportunity_id
+        left join marts.dim_department d on d.department_id = f.department_id
+        where true{_in(p, 'f.department_id', 'd', scope.departments)}
+        order by f.expected_amount_in_period desc, f.opportunity_id
+        limit {p('limit', int(limit))}""", p.values)
+
+
+def forecast_backtest(scope: Scope) -> pd.DataFrame:
+    """Per method: Brier score pooled over every scored month end (weighted by deals), predicted and actual
+    bookings; the company rows without a department filter, else the selected departments' rows."""
+    p = P()
+    rows = ("department_id is null" if not scope.departments
+            else f"department_id is not null{_in(p, 'department_id', 'd', scope.departments)}")
+    return fetch(f"""
+        select method, sum(deals)::bigint as deals,
+               {_ratio('sum(brier_score * deals)', 'sum(deals)')} as brier_score,
+               sum(predicted_bookings) as predicted_bookings, sum(actual_bookings) as actual_bookings,
+               count(distinct as_of)::bigint as month_ends, min(month_end) as first_month_end,
+               max(month_end) as last_month_end, max(horizon_days) as horizon_days
+        from marts.fct_forecast_backtest
+        where {rows}
+        group by method
+        order by case method when 'model' then 1 when 'closed_only' then 2 else 3 end""", p.values)
+
+
+def forecast_reliability() -> pd.DataFrame:
+    return fetch("""
+        select method, bin, bin_low::double as bin_low, bin_high::double as bin_high, n, predicted_mean, observed_rate
+        from marts.fct_forecast_reliability
+        order by method, bin""")
+

@@ -356,6 +356,8 @@ def calls(org, as_of: date) -> dict[str, list]:
         "rep_performance": lambda s: (w, s), "service_monthly": lambda s: (s, start, end),
         "service_by_grade": lambda s: (w, s), "duplicates_by_channel": lambda s: (w, s),
         "channel_attribution": lambda s: (w, s),
+        "forecast_periods": lambda s: (s, "quarter"), "forecast_top_deals": lambda s: (s,),
+        "forecast_backtest": lambda s: (s,),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -377,6 +379,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "person": [("p-0",)], "person_identifiers": [("p-0",)], "journey_events": [("p-0",)],
         "account_events": [("A000001",)], "top_persons": [()], "identity_audit": [()], "identity_summary": [()],
         "content_performance": [(w,), (w, "markov")], "content_by_type": [(w,)],
+        "forecast_reliability": [()],
         "fetch": [("select * from marts.fct_opportunities",), ("select * from marts.fct_leads",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
                   ("select * from marts.dim_user",)],
@@ -405,7 +408,7 @@ def test_every_public_query_function_is_covered(org, as_of):
     assert {n for n in public_queries() if getattr(getattr(q, n), "row_level", False)} == {
         "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows",
         "account_persons", "person", "person_identifiers", "journey_events", "account_events", "top_persons",
-        "identity_audit"}
+        "identity_audit", "forecast_top_deals"}
 
 
 def _other_rows(org, frame: pd.DataFrame, con) -> list[str]:

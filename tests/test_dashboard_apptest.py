@@ -28,7 +28,7 @@ from dashboards.i18n import STRINGS, Tr  # noqa: E402
 
 APP = REPO / "dashboards" / "app.py"
 VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey", "reps",
-         "service", "data"]
+         "service", "data", "forecast"]
 TIMEOUT = 120
 
 

@@ -241,13 +241,16 @@ def test_presentation_mode_hides_the_sidebar_and_enlarges_the_tiles(server, page
     open_page(page, server.url, "stages", "present=true&lang=English")
     assert exception_count(page) == 0
     screenshot(page, SHOTS / "stages-presentation-en.png")
+    open_page(page, server.url, "forecast", "present=true&lang=English")
+    assert exception_count(page) == 0
+    screenshot(page, SHOTS / "forecast-presentation-en.png")
 
 
 def test_phone_width(server, browser):
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     pg = ctx.new_page()
     try:
-        for name in ("", "stages"):
+        for name in ("", "stages", "forecast"):
             open_page(pg, server.url, name)
             assert exception_count(pg) == 0
             screenshot(pg, SHOTS / f"{name or 'overview'}-phone-zh.png")

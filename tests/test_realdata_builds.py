@@ -144,3 +144,35 @@ def test_salesforce_sample_dates_out_of_order_are_set_aside_and_counted(built) -
     assert scalar(con, "select count(*) from marts.fct_opportunities") == (~closed_early).sum()
     assert scalar(con, "select count(*) from marts.fct_leads") == len(leads)
     assert scalar(con, "select count(*) from marts.dim_account") >= len(vendor(SALESFORCE / "Account.csv"))
+
+
+def test_maven_gets_a_forecast_and_a_backtest_from_its_two_dated_stage_changes(built) -> None:
+    """Maven dates two stage changes per deal (engaged, closed). The open deals it keeps (Engaging, with an account
+    and a date) are forecast; at every month end whose 180 days have passed, the deals open then are scored
+    against the vendor's own close dates and values."""
+    con = built("maven", MAVEN)
+    deals = vendor(MAVEN / "sales_pipeline.csv")
+    good = deals[(deals["account"] != "") & (deals["engage_date"] != "")]
+    open_ids = set(good.loc[good["deal_stage"] == "Engaging", "opportunity_id"])
+    forecast = con.execute("select opportunity_id, stage_name, p_win, p_win_in_period from marts.fct_forecast").df()
+    assert set(forecast["opportunity_id"]) == open_ids
+    assert set(forecast["stage_name"]) == {"需求确认"}
+    assert forecast["p_win"].between(0, 1).all() and (forecast["p_win_in_period"] <= forecast["p_win"] + 1e-9).all()
+
+    backtest = con.execute("select as_of, month_end, method, deals, brier_score, actual_bookings "
+                           "from marts.fct_forecast_backtest where department_id is null").df()
+    assert set(backtest["method"]) == {"model", "stage_seed", "closed_only"}
+    engaged = pd.to_datetime(good["engage_date"])
+    closed = pd.to_datetime(good["close_date"].replace("", None))
+    value = pd.to_numeric(good["close_value"], errors="coerce").fillna(0)
+    model = backtest[backtest["method"] == "model"].sort_values("as_of")
+    assert len(model) >= 4
+    for row in model.itertuples():
+        end = pd.Timestamp(row.month_end) + pd.Timedelta(days=1)  # dates: known by the month end = before this
+        open_then = (engaged < end) & (closed.isna() | (closed >= end))
+        won = open_then & (good["deal_stage"] == "Won") & (closed < end + pd.Timedelta(days=180))
+        assert row.deals == int(open_then.sum()), row
+        assert float(row.actual_bookings) == pytest.approx(float(value[won].sum())), row
+    pooled = backtest.assign(w=backtest["brier_score"] * backtest["deals"]).groupby("method")[["w", "deals"]].sum()
+    brier = pooled["w"] / pooled["deals"]
+    assert brier["model"] < brier["closed_only"] < brier["stage_seed"], brier

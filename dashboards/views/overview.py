@@ -226,6 +226,18 @@ with ui.section(
                     values[key].iloc[: cur_i + 1].tolist(),
                     other_line,
                 )
+    # The forecast's tile (Forecast page): this fiscal quarter's expected bookings and its P10–P90 band, whatever
+    # period is selected. With several departments selected their bands cannot be added up: the sum is shown alone.
+    with ui.guard(t("fc_tile")):
+        fc = q.forecast_periods(c.scope, "quarter")
+        if not fc.empty:
+            one = fc[fc.is_company] if fc.is_company.any() else fc
+            banded = len(one) == 1
+            expected = float(one.expected_bookings.sum())
+            band = t("fc_band", low=t.money(one.p10.iloc[0]), high=t.money(one.p90.iloc[0])) if banded else None
+            with st.columns(per_row)[0]:
+                ui.tile(f"{t('fc_tile')} · {one.period_label.iloc[0]}", t.money(expected), None, None,
+                        t("help_fc_tile"), None, band)
     kpi_table = pd.DataFrame(
         {
             "kpi": [t(k) for k, _ in KPIS],

@@ -1,0 +1,42 @@
+"""P10/P50/P90 of each current period's bookings still to come, per department and for the company (department
+null), from a seeded simulation of the open deals (closedloop.forecast.bookings_bands): one row per period x
+department. Same deals, same seed, same numbers. Deals are independent; the company's band is simulated over all
+its deals (not added up from the departments' bands, which would overstate its width)."""
+
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from closedloop import forecast as F
+
+COLUMNS = {"period": "string", "period_start": "datetime64[us]", "period_end": "datetime64[us]",
+           "period_label": "string", "department_id": "string", "deals": "int64", "expected_open_bookings": "float64",
+           "open_p10": "float64", "open_p50": "float64", "open_p90": "float64"}
+PERIODS = {"month": "p_win_month", "quarter": "p_win_quarter", "half_year": "p_win_half_year"}
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    seed = int(dbt.config.get("seed") or 15)
+    fiscal_start = int(dbt.config.get("fiscal_year_start_month") or 1)
+    # a ref nested in a subscript is invisible to dbt's parser: read the frame first
+    as_of = dbt.ref("int_as_of").df()
+    as_of_at = pd.to_datetime(as_of["as_of_at"]).iloc[0]
+    bounds = F.period_ends(np.datetime64(as_of_at.to_datetime64(), "us"), fiscal_start)
+    deals = (dbt.ref("int_forecast__deal_probabilities").filter("is_current").df()
+             .sort_values("opportunity_id", kind="stable"))
+    rows = []
+    groups = [(None, deals)] + [(d, g) for d, g in deals.groupby("department_id", sort=True, dropna=True)]
+    for period, column in PERIODS.items():
+        for dept, g in groups:
+            # one stream per period x department, keyed by name (not position), so adding a department leaves
+            # the others' numbers unchanged
+            stream = zlib.crc32(f"{period}|{dept or ''}".encode())
+            p10, p50, p90 = F.bookings_bands(g["amount"].to_numpy(float), g[column].to_numpy(float), [seed, stream])
+            start, end = bounds[period]
+            label = F.period_label(period, start, fiscal_start)
+            expected = float((g["amount"] * g[column]).sum())
+            rows.append((period, start, end, label, dept, len(g), expected, p10, p50, p90))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame.astype(COLUMNS)
