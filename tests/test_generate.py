@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from independent.workdays import sla_due
 
 from closedloop.generate import generate
 from closedloop.generate import vocab as V
@@ -26,7 +27,7 @@ SCALE = float(os.environ.get("CLOSEDLOOP_TEST_SCALE", "0.05"))
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW_START = pd.Timestamp("2024-11-01T00:00:00")
 WINDOW_END = pd.Timestamp("2026-10-31T23:59:59")
-SLA = pd.Timedelta(days=5)
+SLA_WORKDAYS = 5  # lead_sla_days, counted in workdays (docs/metrics.md#working-time)
 
 # The input contract (docs/input-contract.md); '*' marks required columns.
 CONTRACT = {
@@ -450,8 +451,9 @@ def test_truth_sla_and_release(data: dict[str, pd.DataFrame], truth: dict) -> No
     resp = resp.assign(first=lambda d: d["lead_id"].map(first))
     resp = resp[resp["at"] >= resp["first"]].groupby("lead_id")["at"].min()
     response = resp.reindex(first.index)
-    met = (response - first) <= SLA
-    missed = ~met & (first + SLA <= as_of)
+    due = sla_due(first, SLA_WORKDAYS)
+    met = response <= due
+    missed = ~met & (due <= as_of)
     assert truth["sla_counts"] == {"met": int(met.sum()), "missed": int(missed.sum())}
     assert truth["sla_compliance"] == pytest.approx(met.sum() / (met.sum() + missed.sum()), abs=1e-12)
     released = own[own["event_type"] == "released"]["entity_id"].nunique()
