@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import accounts, leads, pipeline, service
+from . import followups as FU
 from . import vocab as V
 from .company import DEPARTMENTS, DEPT_NUM, SALES_TEAMS
 from .marketing import CPL_CENTS
@@ -79,6 +80,7 @@ class TruthAccumulator:
     lost: np.ndarray = field(default_factory=lambda: np.zeros((len(DEPARTMENTS), N_MONTHS), np.int64))
     open: np.ndarray = field(default_factory=lambda: np.zeros((len(DEPARTMENTS), N_MONTHS), np.int64))
     sla_met: int = 0
+    followups: FU.FollowupTruth = field(default_factory=FU.FollowupTruth)
     sla_not_met_assigned: list[np.ndarray] = field(default_factory=list)
     leads: int = 0
     released: int = 0
