@@ -31,6 +31,7 @@ PAGES = [
     ("campaigns", "page_campaigns", "views/campaigns.py", "📣", "section_detail"),
     ("reps", "page_reps", "views/reps.py", "🧑‍💼", "section_detail"),
     ("service", "page_service", "views/service.py", "🎧", "section_detail"),
+    ("followups", "page_followups", "views/followups.py", "📌", "section_detail"),
     ("data", "page_data", "views/data.py", "🗄️", "section_about"),
 ]
 

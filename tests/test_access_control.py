@@ -354,6 +354,8 @@ def calls(org, as_of: date) -> dict[str, list]:
         "campaign_roi": lambda s: (w, s), "campaign_monthly": lambda s: (s, start, end),
         "rep_performance": lambda s: (w, s), "service_monthly": lambda s: (s, start, end),
         "service_by_grade": lambda s: (w, s),
+        "followup_items": lambda s: (s,), "followup_by_owner": lambda s: (s,),
+        "followup_timeliness": lambda s: (s,), "followup_earned": lambda s: (s,),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -366,6 +368,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "as_of": [()], "date_range": [()], "departments": [()], "channels": [()], "grades": [()], "stages": [()],
         "users": [()], "mart_rows": [()], "ops_tables": [()], "load_report": [()], "source_freshness": [()],
         "run_history": [()], "rejected_counts": [()], "rejected_rows": [(), ("crm/leads",)],
+        "feedback_unmatched": [()],
         "comparison": [("quarter", w.start), ("month", periods.period_start(as_of, "month"))],
         "cohort_retention": [(start, end)], "nrr_by_months_since": [(end,)],
         "campaign_rows": [("C0001", start, end)],
@@ -395,7 +398,7 @@ def test_every_public_query_function_is_covered(org, as_of):
     assert public_queries() == set(calls(org, as_of)), "a new query function needs a row in calls()"
     # The row-level ones refuse a viewer without the right, before any SQL runs.
     assert {n for n in public_queries() if getattr(getattr(q, n), "row_level", False)} == {
-        "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows"}
+        "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows", "followup_items"}
 
 
 def _other_rows(org, frame: pd.DataFrame, con) -> list[str]:

@@ -27,7 +27,8 @@ from dashboards import queries as q  # noqa: E402
 from dashboards.i18n import STRINGS, Tr  # noqa: E402
 
 APP = REPO / "dashboards" / "app.py"
-VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data",
+         "followups"]
 TIMEOUT = 120
 
 

@@ -112,3 +112,33 @@ def test_traditional_table_covers_the_seed() -> None:
     missing = sorted(needed - have)
     assert not missing, ("add to macros/followups.sql", "".join(t for t, _ in sorted(needed)),
                          "".join(s for _, s in sorted(needed)))
+
+
+# ---- the Follow-ups page (AppTest) against the independent counts -------------------------------------------------
+
+def test_followups_page_shows_the_independent_counts(sample, expected: pd.DataFrame, monkeypatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from test_dashboard_apptest import assert_clean, metric, run
+
+    from dashboards import queries as q
+
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(sample.warehouse))
+    at = run("followups", lang="English")
+    assert_clean(at)
+    counts = expected["status"].value_counts()
+    for status, label in (("overdue", "Overdue"), ("due", "Due"), ("upcoming", "Upcoming")):
+        assert metric(at, label).value.replace(",", "") == str(int(counts.get(status, 0))), status
+    closed = expected[expected["done_at"].notna() | (expected["status"] == "overdue")]
+    on_time = (closed["done_at"].notna() & (closed["done_at"] <= closed["due_at"] + FU.GRACE)).mean()
+    assert metric(at, "Done on time").value == f"{on_time:.0%}"
+    # the to-do list holds every due and overdue follow-up, overdue first
+    todo = next(df.value for df in at.dataframe if "Next action" in df.value.columns)
+    n_todo = int(counts.get("overdue", 0) + counts.get("due", 0))
+    assert len(todo) == min(n_todo, 2000)  # the screen shows the first 2,000; the caption and the Excel file all
+    assert f"{n_todo:,} rows" in "\n".join(c.value for c in at.caption)
+    status = list(todo["Status"])
+    assert status == sorted(status, key=lambda s: 0 if s == "Overdue" else 1)
+    assert {"Department", "Owner", "Due", "Value"} <= set(todo.columns)
+    assert any("Excel" in b.label for b in at.get("download_button")), "no XLSX export of the list"
