@@ -502,10 +502,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fu_status_done": ("已跟进", "Done"),
     "fu_on_time_share": ("按时跟进率", "Done on time"),
     "fu_items": ("到期和逾期的跟进", "Due and overdue follow-ups"),
-    "fu_items_caption": ("先逾期后到期，逾期越久越靠前，同一天按金额（输单金额，否则客户累计价值）从高到低；"
+    "fu_items_caption": ("先逾期后到期，再按金额（输单金额，否则客户累计价值）从高到低，同金额逾期越久越靠前；"
                          "用 Excel 按钮导出给周会。",
-                         "Overdue before due, the longest overdue first, then by value (the lost deal's amount, else "
-                         "the account's lifetime value); the Excel button exports it for the weekly meeting."),
+                         "Overdue before due, then by value (the lost deal's amount, else the account's lifetime "
+                         "value), then the longest past due; the Excel button exports it for the weekly meeting."),
     "fu_all_reps": ("全部销售", "All reps"),
     "fu_owner": ("负责人", "Owner"),
     "fu_due_at": ("应跟进日", "Due"),
@@ -519,7 +519,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fu_timeliness_caption": ("按时 = 在应跟进日后宽限期内完成回访；与公司其他部门比较，95% 显著性检验。",
                               "On time = recontacted by the end of the grace period after the due date; compared "
                               "with the rest of the company by a 95% test."),
-    "fu_done_on_time": ("按时跟进", "Done on time"),
+    "fu_done_on_time": ("按时跟进数", "Done on time (count)"),
     "fu_on_time_calc": ("应计入", "Counted"),
     "fu_earned": ("跟进带来了什么", "What following up earned"),
     "fu_earned_caption": ("按原因：反馈之后该联系人或客户又产生了商机（追回），其中赢单的金额。",

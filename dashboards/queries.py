@@ -1204,8 +1204,8 @@ def _followup_filter(p: P, scope: Scope) -> str:
 
 @row_level
 def followup_items(scope: Scope, statuses: tuple[str, ...] = ("overdue", "due"), limit: int = 5000) -> pd.DataFrame:
-    """The open follow-ups to act on, most urgent first (overdue before due, longest past due first), then by value:
-    the lost deal's amount, else the account's lifetime value."""
+    """The open follow-ups to act on, most urgent first (overdue before due), then the most valuable (the lost deal's
+    amount, else the account's lifetime value), then the longest past due."""
     p = P()
     return fetch(f"""
         select f.followup_id, f.status, f.due_at, f.feedback_at, f.reason, f.category, f.next_action,
@@ -1221,8 +1221,8 @@ def followup_items(scope: Scope, statuses: tuple[str, ...] = ("overdue", "due"),
         left join marts.fct_opportunities o on f.entity_type = 'opportunity' and o.opportunity_id = f.entity_id
         left join marts.fct_customer_value v on v.account_id = f.account_id
         where list_contains({p('st', tuple(statuses))}, f.status){_followup_filter(p, scope)}
-        order by case f.status when 'overdue' then 0 when 'due' then 1 else 2 end, f.due_at,
-                 coalesce(o.amount, v.lifetime_value, 0) desc, f.followup_id
+        order by case f.status when 'overdue' then 0 when 'due' then 1 else 2 end,
+                 coalesce(o.amount, v.lifetime_value, 0) desc, f.due_at, f.followup_id
         limit {int(limit)}""", p.values)
 
 

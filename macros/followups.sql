@@ -1,4 +1,4 @@
-{# Feedback text as the lead_feedback_reasons seed is matched (docs/metrics.md#follow-ups): full-width ASCII and the
+{# Feedback text as the lead_feedback_reasons seed is matched (docs/metrics.md#follow-up-status): full-width ASCII and the
    ideographic space folded to half-width, the traditional forms of the seed's characters simplified, spaces
    removed, lower-cased. One translate() + replace() + lower(): the same functions on DuckDB, Spark and Postgres.
 

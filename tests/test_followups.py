@@ -1,4 +1,4 @@
-"""Follow-ups (docs/metrics.md#follow-ups) on the sample: fct_followups against an independent pandas computation
+"""Follow-ups (docs/metrics.md#follow-up-status) on the sample: fct_followups against an independent pandas computation
 from the raw files (tests/independent/followups.py), the planted per-department timeliness of truth.json, every
 planted spelling of a reason matched, and the SQL's traditional → simplified table against OpenCC."""
 

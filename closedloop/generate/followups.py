@@ -1,5 +1,5 @@
-"""The follow-up loop (docs/metrics.md#follow-ups): feedback spelled a little differently from the seed, and reps who
-recontact lost deals' accounts on time or not, per department.
+"""The follow-up loop (docs/metrics.md#follow-up-status): feedback spelled a little differently from the seed, and
+reps who recontact lost deals' accounts on time or not, per department.
 
 Both draw from their own random stream (``followup_rng``), so the rest of a chunk — and every other planted truth —
 is the same as without them; same seed, same bytes.

@@ -1,5 +1,5 @@
 -- One row per feedback: a disqualified lead's reason or a lost opportunity's loss reason, with the seed reason it
--- matches (docs/metrics.md#follow-ups). The text is normalised (cl_normalise_feedback) on both sides, then matched
+-- matches (docs/metrics.md#follow-up-status). The text is normalised (cl_normalise_feedback) on both sides, then matched
 -- to the seed's reason, else to one of its '|'-separated aliases; no match is `other`.
 with leads as (
 

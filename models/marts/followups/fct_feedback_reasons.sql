@@ -1,6 +1,6 @@
 -- One row per distinct feedback text as written (a disqualify reason, a loss reason) with the seed reason it
 -- matched, how, and how often it was given: the list of `other` texts tells which reasons or aliases to add to the
--- lead_feedback_reasons seed (docs/metrics.md#follow-ups). The Data page reads it.
+-- lead_feedback_reasons seed (docs/metrics.md#follow-up-status). The Data page reads it.
 with feedback as (
 
     select * from {{ ref('int_followup_feedback') }}

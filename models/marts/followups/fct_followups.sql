@@ -1,4 +1,4 @@
--- One row per follow-up: a feedback whose seed reason has a recontact_after_days (docs/metrics.md#follow-ups), due
+-- One row per follow-up: a feedback whose seed reason has a recontact_after_days (docs/metrics.md#follow-up-status), due
 -- that many days after the feedback, owned by the rep who gave it (the department head once that rep has left),
 -- with its status as of int_as_of and whether the person or account came back with an opportunity.
 with feedback as (
