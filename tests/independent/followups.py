@@ -1,4 +1,4 @@
-"""Follow-ups from the raw exports (docs/metrics.md#follow-ups), written from the definition, not from the SQL:
+"""Follow-ups from the raw exports (docs/metrics.md#follow-up-status), written from the definition, not from the SQL:
 - feedback = a disqualified lead's reason (leads.disqualify_reason, else its latest disqualified event's reason) and
   a lost opportunity's loss_reason; its text normalised with Unicode NFKC (full-width → half-width) and OpenCC's
   t2s (traditional → simplified; the SQL uses a small translate table), spaces dropped, lower-cased, then matched
