@@ -32,6 +32,7 @@ LANG_QUERY = {"zh": "", "en": "lang=English"}
 # ends weeks before a run of the suite, so that callout is expected; any other error callout is a failure.
 STALE_ICON = "🕰️"
 PAGES = ["overview", "lead-flow", "stages", "resources", "lifecycle", "campaigns", "reps", "service", "data"]
+PAGES += ["followups"]  # issue 15: the follow-up loop
 
 
 def free_port() -> int:

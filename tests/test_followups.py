@@ -56,16 +56,17 @@ def test_each_followup_matches_independent(expected: pd.DataFrame, actual: pd.Da
     assert (actual["owner_user_id"] != actual["given_by_user_id"]).any()
 
 
-def test_planted_on_time_share_per_department(sample, expected: pd.DataFrame) -> None:
-    """Lost deals' accounts are recontacted on time with a planted probability per department; other recontacts
-    (account care, new leads) only add to it, so the measured share sits at or above the planted one, and the
-    departments keep their planted order."""
+@pytest.mark.parametrize("entity", ["opportunity", "lead"])
+def test_planted_on_time_share_per_department(sample, expected: pd.DataFrame, entity: str) -> None:
+    """Lost deals' accounts are called, and disqualified leads reached by a marketing touch, on time with a planted
+    probability per department (truth.json followups); other recontacts (account care, the person's own touches,
+    new leads) only add to it, so the measured share sits at or above the planted one, and the departments keep
+    their planted order."""
     planted = sample.truth["followups"]["on_time_planted"]
-    opp = expected[expected["entity_type"] == "opportunity"].copy()
-    grace_over = opp["status"].eq("overdue") | opp["done_at"].notna()
-    opp = opp[grace_over]
-    opp["on_time"] = opp["done_at"].notna() & (opp["done_at"] <= opp["due_at"] + FU.GRACE)
-    share = opp.groupby("department_id")["on_time"].agg(["mean", "size"])
+    fu = expected[expected["entity_type"] == entity].copy()
+    fu = fu[fu["status"].eq("overdue") | fu["done_at"].notna()]
+    fu["on_time"] = fu["done_at"].notna() & (fu["done_at"] <= fu["due_at"] + FU.GRACE)
+    share = fu.groupby("department_id")["on_time"].agg(["mean", "size"])
     rows = []
     for dept_id, row in share.iterrows():
         key = next((k for k in planted if str(dept_id).endswith(k)), None)  # D110 is department 110

@@ -158,10 +158,12 @@ def test_salesforce_loss_reasons_become_follow_ups(built, tmp_path) -> None:
     raw = tmp_path / "salesforce"
     shutil.copytree(SALESFORCE, raw)
     opps = pd.read_csv(raw / "Opportunity.csv", dtype=str, keep_default_na=False)
-    closable = opps.index[(opps["IsClosed"] == "0") & (opps["CloseDate"] >= opps["CreatedDate"].str[:10])][:6]
+    closable = opps.index[opps["IsClosed"] == "0"][:6]
     reasons = ["Lost to competitor", "No budget", " no budget ", "Next year", "Price too high", "Unclear need"]
     opps["Loss_Reason__c"] = ""
     opps.loc[closable, ["IsClosed", "IsWon", "StageName"]] = ["1", "0", "Closed Lost"]
+    # lost on the day they were created (the sample's own close dates are mostly before creation: set aside)
+    opps.loc[closable, "CloseDate"] = opps.loc[closable, "CreatedDate"].str[:10] + " 00:00:00"
     opps.loc[closable, "Loss_Reason__c"] = reasons[:len(closable)]
     opps.to_csv(raw / "Opportunity.csv", index=False)
     warehouse = tmp_path / "wh" / "warehouse.duckdb"

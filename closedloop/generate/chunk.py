@@ -59,9 +59,11 @@ class Counters:
 
 
 def _concat_column(a: object, b: object) -> object:
-    """Two frame columns one after the other (codes of one vocabulary, or arrays)."""
+    """Two frame columns one after the other (codes of one vocabulary, Arrow text, or arrays)."""
     if isinstance(a, Cat):
         return Cat(np.concatenate([a.codes, b.codes]), a.vocab)  # type: ignore[union-attr]
+    if isinstance(a, pa.Array):
+        return pa.concat_arrays([a, b.cast(a.type)])  # type: ignore[union-attr]
     return np.concatenate([np.asarray(a), np.asarray(b)])
 
 
@@ -202,6 +204,11 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     lead_won[conv_leads] = pipe1.won
     touches, touch_person, n_touch_persons = build_touches(rng, base, camps, world.contents, lead_num,
                                                            sim.converted_at, lead_won)
+    # marketing recontacts of disqualified leads, appended after the chunk's touches (own random stream)
+    fu_touches, fu_lead = FU.plant_lead_touches(frng, staff, sim.events, sim.disq_reason, lead_num, truth.followups)
+    touches = {k: _concat_column(v, fu_touches[k]) for k, v in touches.items()}
+    is_root = base.person == np.arange(n)
+    touch_person = np.concatenate([touch_person, (np.cumsum(is_root) - 1)[base.person][fu_lead]])
     touches["touch_id"] = ctr.touch + 1 + np.arange(len(touches["touched_at"]))  # type: ignore[arg-type]
     writer.write_part("touches", touches, part)
 

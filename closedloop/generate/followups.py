@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from . import vocab as V
 from .activities import ACT, ActivityLog
 from .company import Staff
-from .schema import Cat
+from .schema import Cat, Frame
 from .timeutil import DAY, WINDOW_END, office_seconds
 
 # seeds/lead_feedback_reasons.csv: recontact_after_days per reason (None: no follow-up)
@@ -76,25 +77,46 @@ def spell(rng: np.random.Generator, codes: np.ndarray) -> Cat:
 
 @dataclass
 class FollowupTruth:
-    """Planted recontacts of lost deals, counted per department number: on time, late, none."""
+    """Planted recontacts, counted per entity (lost deal, disqualified lead) and department number: on time, late,
+    none."""
 
-    on_time: dict[int, int] = field(default_factory=dict)
-    late: dict[int, int] = field(default_factory=dict)
-    none: dict[int, int] = field(default_factory=dict)
+    counts: dict[str, dict[int, dict[str, int]]] = field(default_factory=dict)
 
-    def add(self, kind: dict[int, int], dept_num: np.ndarray) -> None:
+    def add(self, entity: str, kind: str, dept_num: np.ndarray) -> None:
+        per = self.counts.setdefault(entity, {})
         for d, k in zip(*np.unique(dept_num, return_counts=True), strict=True):
-            kind[int(d)] = kind.get(int(d), 0) + int(k)
+            cell = per.setdefault(int(d), {"on_time": 0, "late": 0, "none": 0})
+            cell[kind] += int(k)
 
     def as_json(self) -> dict:
-        depts = sorted(set(self.on_time) | set(self.late) | set(self.none))
+        depts = sorted({d for per in self.counts.values() for d in per})
         return {
             "on_time_planted": {str(d): ON_TIME.get(d, DEFAULT_ON_TIME) for d in depts},
-            "planted_recontacts": {str(d): {"on_time": self.on_time.get(d, 0), "late": self.late.get(d, 0),
-                                            "none": self.none.get(d, 0)} for d in depts},
+            "planted_recontacts": {e: {str(d): per[d] for d in sorted(per)} for e, per in sorted(self.counts.items())},
+            "recontact_by": {"opportunity": "a call on the account by the deal's owner",
+                             "lead": "a marketing touch (email_open or webinar_attend) on the lead"},
             "variant_spellings": {r: list(VARIANTS[r]) for r in V.REASONS},
             "unmatched_spellings": list(UNMATCHED),
         }
+
+
+def _plan(rng: np.random.Generator, due: np.ndarray, dnum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(on time, late, recontact instant) per follow-up, with the department's planted probability."""
+    p = np.array([ON_TIME.get(int(d), DEFAULT_ON_TIME) for d in dnum]) if len(dnum) else np.zeros(0)
+    on_time = rng.random(len(due)) < p
+    late = ~on_time & (rng.random(len(due)) < LATE_SHARE)
+    offset_day = np.where(on_time, rng.integers(-EARLY_DAYS + 1, GRACE_DAYS, len(due)),
+                          rng.integers(GRACE_DAYS + 2, GRACE_DAYS + 60, len(due)))
+    at = (due // DAY + offset_day) * DAY + office_seconds(rng, len(due))
+    return on_time, late, at
+
+
+def _count(truth: FollowupTruth, entity: str, dnum: np.ndarray, due: np.ndarray, on_time: np.ndarray,
+           late: np.ndarray, written: np.ndarray) -> None:
+    keep = np.isin(dnum, list(ON_TIME)) & (due + GRACE_DAYS * DAY <= WINDOW_END)  # its window closed in the data
+    truth.add(entity, "on_time", dnum[keep & on_time & written])
+    truth.add(entity, "late", dnum[keep & late & written])
+    truth.add(entity, "none", dnum[keep & ~((on_time | late) & written)])
 
 
 def plant_recontacts(rng: np.random.Generator, staff: Staff, closed_at: np.ndarray, won: np.ndarray,
@@ -107,23 +129,51 @@ def plant_recontacts(rng: np.random.Generator, staff: Staff, closed_at: np.ndarr
     lost = lost[days[reason[lost]] > 0]
     due = closed_at[lost] + days[reason[lost]] * DAY
     dnum = staff_dept_num(staff)[owner[lost]]
-    p = np.array([ON_TIME.get(int(d), DEFAULT_ON_TIME) for d in dnum]) if len(dnum) else np.zeros(0)
-    u = rng.random(len(lost))
-    on_time = u < p
-    late = ~on_time & (rng.random(len(lost)) < LATE_SHARE)
-    offset_day = np.where(on_time, rng.integers(-EARLY_DAYS + 1, GRACE_DAYS, len(lost)),
-                          rng.integers(GRACE_DAYS + 2, GRACE_DAYS + 60, len(lost)))
-    at = (due // DAY + offset_day) * DAY + office_seconds(rng, len(lost))
+    on_time, late, at = _plan(rng, due, dnum)
     acts = ActivityLog()
-    # written only when the owner can still act then and the call falls inside the window
     can = (on_time | late) & (at <= WINDOW_END) & staff.active(owner[lost], at)
     acts.add(at[can], owner[lost][can], np.full(int(can.sum()), ACT["call"]), account=account[lost][can])
-    observed = due + GRACE_DAYS * DAY <= WINDOW_END  # its window has closed by the end of the data
-    keep = np.isin(dnum, list(ON_TIME)) & observed
-    truth.add(truth.on_time, dnum[keep & on_time & can])
-    truth.add(truth.late, dnum[keep & late & can])
-    truth.add(truth.none, dnum[keep & ~((on_time | late) & can)])
+    _count(truth, "opportunity", dnum, due, on_time, late, can)
     return acts
+
+
+def plant_lead_touches(rng: np.random.Generator, staff: Staff, events: tuple[np.ndarray, ...], disq_reason: np.ndarray,
+                       lead_num: np.ndarray, truth: FollowupTruth) -> tuple[Frame, np.ndarray]:
+    """Marketing recontacts of disqualified leads (the seeds' 培育: nurture, then ask again): an email opened or a
+    webinar attended, on the lead, timed like the deals' calls by the department of the rep who disqualified it.
+    Returns the touch rows (lead_id set, no other identifier) and the local lead of each."""
+    from .touches import ID_COLS, TYPE_CHANNEL
+
+    e_lead, e_at, e_type, e_user = events[0], events[1], events[2], events[3]
+    dq = np.flatnonzero(e_type == V.LEAD_EVENT_TYPES.index("disqualified"))
+    last = {}
+    for i in dq[np.argsort(e_at[dq], kind="stable")]:
+        last[int(e_lead[i])] = i  # a lead disqualified twice keeps its latest
+    rows = np.array(sorted(last.values()), np.int64)
+    lead = e_lead[rows] if len(rows) else np.zeros(0, np.int64)
+    days = np.array([RECONTACT_DAYS[r] or -1 for r in V.REASONS])
+    reason = disq_reason[lead] if len(lead) else np.zeros(0, np.int64)
+    ok = (reason >= 0) & (e_user[rows] >= 0)
+    ok[ok] = days[reason[ok]] > 0
+    rows, lead, reason = rows[ok], lead[ok], reason[ok]
+    due = e_at[rows] + days[reason] * DAY
+    dnum = staff_dept_num(staff)[e_user[rows]]
+    on_time, late, at = _plan(rng, due, dnum)
+    write = (on_time | late) & (at <= WINDOW_END)
+    ttype = np.where(rng.random(len(lead)) < 0.6, V.TOUCH_TYPES.index("email_open"),
+                     V.TOUCH_TYPES.index("webinar_attend"))[write]
+    n = int(write.sum())
+    channels = tuple(V.CHANNELS)
+    frame: Frame = {
+        "touch_id": np.zeros(n, np.int64), "touched_at": at[write],
+        "channel": Cat(np.array([V.CH[TYPE_CHANNEL[V.TOUCH_TYPES[x]]] for x in ttype], np.int64), channels),
+        "touch_type": Cat(ttype.astype(np.int64), V.TOUCH_TYPES),
+        "campaign_id": np.full(n, -1, np.int64), "content_id": np.full(n, -1, np.int64)}
+    for col in ID_COLS:
+        frame[col] = pa.nulls(n, pa.string())
+    frame["lead_id"] = lead_num[lead[write]]
+    _count(truth, "lead", dnum, due, on_time, late, write)
+    return frame, lead[write]
 
 
 def staff_dept_num(staff: Staff) -> np.ndarray:
