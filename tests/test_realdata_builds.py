@@ -162,8 +162,10 @@ def test_salesforce_loss_reasons_become_follow_ups(built, tmp_path) -> None:
     reasons = ["Lost to competitor", "No budget", " no budget ", "Next year", "Price too high", "Unclear need"]
     opps["Loss_Reason__c"] = ""
     opps.loc[closable, ["IsClosed", "IsWon", "StageName"]] = ["1", "0", "Closed Lost"]
-    # lost on the day they were created (the sample's own close dates are mostly before creation: set aside)
-    opps.loc[closable, "CloseDate"] = opps.loc[closable, "CreatedDate"].str[:10] + " 00:00:00"
+    # lost the day after they were created (the sample's own close dates are mostly before creation: set aside;
+    # CreatedDate is UTC, a day ahead in business time in the evening)
+    created = pd.to_datetime(opps.loc[closable, "CreatedDate"])
+    opps.loc[closable, "CloseDate"] = (created + pd.Timedelta(days=2)).dt.strftime("%Y-%m-%d 00:00:00")
     opps.loc[closable, "Loss_Reason__c"] = reasons[:len(closable)]
     opps.to_csv(raw / "Opportunity.csv", index=False)
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
