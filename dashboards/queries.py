@@ -138,7 +138,7 @@ _SRC = "_closedloop_unscoped"
 _ALLOWED = "(select department_id from _access.departments)"
 # Company-wide columns of fct_department_comparison: kept for department heads only with `company_benchmark`.
 COMPANY_COLUMNS = ("rest_numerator", "rest_denominator", "rest_rate", "company_numerator", "company_denominator",
-                   "company_rate", "difference", "difference_vs_rest", "z", "significance", "rest_on_time_share")
+                   "company_rate", "difference", "difference_vs_rest", "z", "significance")
 
 
 def _dept(col: str) -> str:
@@ -148,6 +148,16 @@ def _dept(col: str) -> str:
 def _comparison(access: Access, cols: set[str], exposed: set) -> str:
     sql = f"select * from {{src}} where department_id in {_ALLOWED}"
     hidden = [c for c in COMPANY_COLUMNS if c in cols]
+    if access.company_benchmark or not hidden:
+        return sql
+    return sql.replace("select *", "select * replace ("
+                       + ", ".join(f"case when false then {c} end as {c}" for c in hidden) + ")", 1)
+
+
+def _followup_timeliness(access: Access, cols: set[str], exposed: set) -> str:
+    # Their departments' rows; the comparison with the rest of the company only with the company benchmark.
+    sql = f"select * from {{src}} where department_id in {_ALLOWED}"
+    hidden = [c for c in ("rest_on_time_share", "significance") if c in cols]
     if access.company_benchmark or not hidden:
         return sql
     return sql.replace("select *", "select * replace ("
@@ -206,7 +216,7 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     ("marts", "fct_customer_value"): _dept("department_id"),
     ("marts", "fct_service"): _dept("department_id"),
     ("marts", "fct_followups"): _dept("department_id"),
-    ("marts", "fct_followup_timeliness"): _comparison,
+    ("marts", "fct_followup_timeliness"): _followup_timeliness,
     ("marts", "dim_account"): _dim_account,
     ("marts", "dim_campaign"): _dim_campaign,
     ("intermediate", "int_as_of"): "all",

@@ -444,7 +444,7 @@ def test_every_query_returns_only_the_heads_departments(sample, org, as_of, monk
     # Company-wide data is refused, not returned; nothing else is refused.
     assert denied == {n: {"company"} for n in ("load_report", "run_history", "rejected_counts", "rejected_rows",
                                                "cohort_retention", "nrr_by_months_since", "campaign_roi",
-                                               "campaign_rows", "campaign_monthly")}
+                                               "campaign_rows", "campaign_monthly", "feedback_unmatched")}
 
 
 def _rewrite_everyone_else(path: Path, org) -> None:
