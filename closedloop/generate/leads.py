@@ -261,6 +261,11 @@ def simulate(rng: np.random.Generator, base: LeadBase, staff: Staff, acts: Activ
     shifted = to_office(rng, quick)
     # office-hour shifting must not move a planted in-SLA response out of the SLA
     quick = np.where(shifted - t_assign > sla_window - HOUR, quick, shifted)
+    # Assigned on the last workday before 春节 or 国庆 and not answered that day: answered on the first workday
+    # after the break (10:00 plus the minutes it would have taken), in time on working days, not on plain ones.
+    back = workdays.after_long_break(t_assign)
+    held = (back >= 0) & (quick // DAY > t_assign // DAY)
+    quick = np.where(held, back * DAY + 10 * HOUR + (quick - t_assign) % HOUR, quick)
     late = to_office(rng, t_assign + sla_window + HOUR + lognormal_days(rng, 2.5, 0.8, n))
     p_quick = _sla_probability(assigned, t_assign + sla_window, quick)
     in_sla = rng.random(n) < p_quick

@@ -46,3 +46,19 @@ def sla_due(assigned_sec: np.ndarray, workdays: int = SLA_WORKDAYS) -> np.ndarra
     # the first day whose running workday count reaches the target is that workday
     due_idx = np.searchsorted(number, target, side="left")
     return assigned_sec + (due_idx - idx) * DAY
+
+
+def after_long_break(at_sec: np.ndarray, min_days_off: int = 3) -> np.ndarray:
+    """For instants on the last workday before a break of at least `min_days_off` days off (春节, 国庆 …), the first
+    workday after the break (int64 day number); -1 elsewhere."""
+    is_work, _ = _workday_numbers()
+    day = at_sec // DAY
+    idx = np.clip(day - _FIRST, 0, len(is_work) - 1)
+    off_run = np.zeros(len(is_work), np.int64)  # days off starting the day after each day
+    run = 0
+    for i in range(len(is_work) - 1, -1, -1):
+        off_run[i] = run
+        run = 0 if is_work[i] else run + 1
+    nxt = idx + off_run[idx] + 1
+    hit = is_work[idx] & (off_run[idx] >= min_days_off) & (nxt < len(is_work))
+    return np.where(hit, nxt + _FIRST, -1)
