@@ -164,6 +164,19 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calendar(args: argparse.Namespace) -> int:
+    from closedloop.business_calendar import DEFAULT_SEED, known_years, write_seed
+
+    out = Path(args.out) if args.out else DEFAULT_SEED
+    rows, skipped = write_seed(out, args.from_year, args.to_year)
+    print(f"Wrote {rows:,} days to {out}.")
+    if skipped:
+        years = known_years()
+        print(f"Left out {', '.join(map(str, skipped))}: the installed chinesecalendar knows {years.start}–"
+              f"{years.stop - 1}; days of other years count Monday–Friday as workdays (docs/metrics.md#working-time).")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """A bad argument is one line on stderr (exit 2), naming the command, the argument and the problem."""
 
@@ -281,6 +294,17 @@ def parser() -> argparse.ArgumentParser:
                                    "browser; it needs no server and no network.")
     d.add_argument("--warehouse", help="DuckDB warehouse file (or CLOSEDLOOP_WAREHOUSE)")
     d.set_defaults(func=_cmd_docs)
+    c = sub.add_parser("calendar", help="rewrite the business_calendar seed (China's holidays and 调休 workdays)",
+                       description="Write seeds/business_calendar.csv (date, is_workday, holiday_name) from the "
+                                   "chinesecalendar library: statutory holidays and the make-up workdays (调休) of "
+                                   "each State Council notice, no network needed. SLA days and response working hours "
+                                   "count its workdays (var sla_calendar). Years the library does not know are left "
+                                   "out and count Monday–Friday. The CSV may be edited by hand afterwards (a company "
+                                   "holiday); run `closedloop build` to use it.")
+    c.add_argument("--from-year", type=int, default=2010, help="first year (default 2010)")
+    c.add_argument("--to-year", type=int, default=2026, help="last year (default 2026)")
+    c.add_argument("--out", help="CSV to write (default: seeds/business_calendar.csv of the project)")
+    c.set_defaults(func=_cmd_calendar)
     arguments.check_all(sub)
     return p
 

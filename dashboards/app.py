@@ -34,6 +34,7 @@ PAGES = [
     ("reps", "page_reps", "views/reps.py", "🧑‍💼", "section_detail"),
     ("service", "page_service", "views/service.py", "🎧", "section_detail"),
     ("forecast", "page_forecast", "views/forecast.py", "🔮", "section_detail"),
+    ("followups", "page_followups", "views/followups.py", "📌", "section_detail"),
     ("data", "page_data", "views/data.py", "🗄️", "section_about"),
 ]
 

@@ -680,6 +680,53 @@ STRINGS: dict[str, tuple[str, str]] = {
     "help_fc_tile": ("已赢单 + 在手商机本季度赢单的期望（销售预测页）；下方为 P10–P90 区间。不随所选期间变化。",
                      "Won so far + the open deals' expected wins this quarter (Forecast page); below, the P10–P90 "
                      "band. Always the current quarter, whatever period is selected."),
+    # Follow-ups page
+    "page_followups": ("跟进闭环", "Follow-ups"),
+    "fu_now": ("待跟进", "To follow up"),
+    "fu_now_caption": ("截至数据时间：每条反馈（输单原因、无效线索原因）按原因的回访天数生成一条跟进。",
+                       "As of the data's time: every feedback (loss reason, disqualify reason) creates a follow-up "
+                       "due after its reason's recontact days."),
+    "fu_status_overdue": ("已逾期", "Overdue"),
+    "fu_status_due": ("到期", "Due"),
+    "fu_status_upcoming": ("未到期", "Upcoming"),
+    "fu_status_done": ("已跟进", "Done"),
+    "fu_on_time_share": ("按时跟进率", "Done on time"),
+    "fu_items": ("到期和逾期的跟进", "Due and overdue follow-ups"),
+    "fu_items_caption": ("先逾期后到期，再按金额（输单金额，否则客户累计价值）从高到低，同金额逾期越久越靠前；"
+                         "用 Excel 按钮导出给周会。",
+                         "Overdue before due, then by value (the lost deal's amount, else the account's lifetime "
+                         "value), then the longest past due; the Excel button exports it for the weekly meeting."),
+    "fu_all_reps": ("全部销售", "All reps"),
+    "fu_owner": ("负责人", "Owner"),
+    "fu_due_at": ("应跟进日", "Due"),
+    "fu_days_past_due": ("超过应跟进日天数", "Days past due"),
+    "fu_value": ("金额", "Value"),
+    "fu_entity": ("来源", "From"),
+    "fu_entity_lead": ("无效线索", "Disqualified lead"),
+    "fu_entity_opportunity": ("输单商机", "Lost deal"),
+    "fu_by_owner": ("每位负责人的跟进", "Follow-ups per owner"),
+    "fu_timeliness": ("各部门按时跟进率", "Done on time per department"),
+    "fu_timeliness_caption": ("按时 = 在应跟进日后宽限期内完成回访；与公司其他部门比较，95% 显著性检验。",
+                              "On time = recontacted by the end of the grace period after the due date; compared "
+                              "with the rest of the company by a 95% test."),
+    "fu_done_on_time": ("按时跟进数", "Done on time (count)"),
+    "fu_on_time_calc": ("应计入", "Counted"),
+    "fu_earned": ("跟进带来了什么", "What following up earned"),
+    "fu_earned_caption": ("按原因：反馈之后该联系人或客户又产生了商机（追回），其中赢单的金额。",
+                          "By reason: the person or account came back with an opportunity after the feedback "
+                          "(recovered), and the won amount of those."),
+    "fu_followups": ("跟进数", "Follow-ups"),
+    "fu_recovered": ("追回商机", "Recovered"),
+    "fu_recovered_won": ("其中赢单", "Of those won"),
+    "fu_recovered_revenue": ("追回赢单金额", "Recovered revenue"),
+    "fu_unmatched": ("未匹配的反馈原因", "Feedback reasons not in the seed"),
+    "fu_unmatched_caption": ("这些原因文字没有匹配到 lead_feedback_reasons 种子表的原因或别名（aliases），"
+                             "按「其他」计，不生成跟进；把它们加为新原因或别名即可。",
+                             "These reason texts match no reason or alias of the lead_feedback_reasons seed: they "
+                             "count as `other` and create no follow-up; add them as a reason or an alias."),
+    "fu_feedback_text": ("原因文字", "Reason text"),
+    "fu_feedbacks": ("次数", "Times given"),
+    "fu_last_given": ("最近一次", "Last given"),
 }
 
 

@@ -154,6 +154,16 @@ def _comparison(access: Access, cols: set[str], exposed: set) -> str:
                        + ", ".join(f"case when false then {c} end as {c}" for c in hidden) + ")", 1)
 
 
+def _followup_timeliness(access: Access, cols: set[str], exposed: set) -> str:
+    # Their departments' rows; the comparison with the rest of the company only with the company benchmark.
+    sql = f"select * from {{src}} where department_id in {_ALLOWED}"
+    hidden = [c for c in ("rest_on_time_share", "significance") if c in cols]
+    if access.company_benchmark or not hidden:
+        return sql
+    return sql.replace("select *", "select * replace ("
+                       + ", ".join(f"case when false then {c} end as {c}" for c in hidden) + ")", 1)
+
+
 def _referred(exposed: set, key: str, facts: tuple[str, ...]) -> str:
     return "".join(f" or {key} in (select {key} from marts.{f})" for f in facts if ("marts", f) in exposed)
 
@@ -208,6 +218,8 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     ("marts", "fct_forecast"): _dept("department_id"),
     ("marts", "fct_forecast_periods"): _dept("department_id"),
     ("marts", "fct_forecast_backtest"): _dept("department_id"),
+    ("marts", "fct_followups"): _dept("department_id"),
+    ("marts", "fct_followup_timeliness"): _followup_timeliness,
     ("marts", "dim_account"): _dim_account,
     ("marts", "dim_campaign"): _dim_campaign,
     ("intermediate", "int_as_of"): "all",
@@ -1544,3 +1556,87 @@ def forecast_reliability() -> pd.DataFrame:
         from marts.fct_forecast_reliability
         order by method, bin""")
 
+# Follow-ups (fct_followups, fct_followup_timeliness, fct_feedback_reasons)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _followup_filter(p: P, scope: Scope) -> str:
+    return _in(p, "f.department_id", "d", scope.departments)
+
+
+@row_level
+def followup_items(scope: Scope, statuses: tuple[str, ...] = ("overdue", "due"), limit: int = 5000) -> pd.DataFrame:
+    """The open follow-ups to act on, most urgent first (overdue before due), then the most valuable (the lost deal's
+    amount, else the account's lifetime value), then the longest past due."""
+    p = P()
+    return fetch(f"""
+        select f.followup_id, f.status, f.due_at, f.feedback_at, f.reason, f.category, f.next_action,
+               f.entity_type, f.entity_id, f.owner_user_id, coalesce(u.user_name, f.owner_user_id) as owner_name,
+               f.department_id, coalesce(d.department_name, f.department_id) as department_name,
+               f.account_id, a.account_name,
+               coalesce(o.amount, v.lifetime_value) as value,
+               date_diff('day', f.due_at, (select as_of_at from intermediate.int_as_of)) as days_past_due
+        from marts.fct_followups f
+        left join marts.dim_user u on u.user_id = f.owner_user_id
+        left join marts.dim_department d on d.department_id = f.department_id
+        left join marts.dim_account a on a.account_id = f.account_id
+        left join marts.fct_opportunities o on f.entity_type = 'opportunity' and o.opportunity_id = f.entity_id
+        left join marts.fct_customer_value v on v.account_id = f.account_id
+        where list_contains({p('st', tuple(statuses))}, f.status){_followup_filter(p, scope)}
+        order by case f.status when 'overdue' then 0 when 'due' then 1 else 2 end,
+                 coalesce(o.amount, v.lifetime_value, 0) desc, f.due_at, f.followup_id
+        limit {int(limit)}""", p.values)
+
+
+def followup_by_owner(scope: Scope) -> pd.DataFrame:
+    """Follow-ups per owner: overdue, due, upcoming, done."""
+    p = P()
+    return fetch(f"""
+        select f.owner_user_id, coalesce(u.user_name, f.owner_user_id) as owner_name,
+               coalesce(d.department_name, f.department_id) as department_name,
+               count(*) filter (where f.status = 'overdue') as overdue,
+               count(*) filter (where f.status = 'due') as due,
+               count(*) filter (where f.status = 'upcoming') as upcoming,
+               count(*) filter (where f.status = 'done') as done
+        from marts.fct_followups f
+        left join marts.dim_user u on u.user_id = f.owner_user_id
+        left join marts.dim_department d on d.department_id = f.department_id
+        where true{_followup_filter(p, scope)}
+        group by all order by overdue desc, due desc, owner_name""", p.values)
+
+
+def followup_timeliness(scope: Scope) -> pd.DataFrame:
+    """Share done on time per department against the rest of the company (fct_followup_timeliness)."""
+    p = P()
+    return fetch(f"""
+        select f.department_id, coalesce(d.department_name, f.department_id) as department_name,
+               f.is_all_departments, f.followups, f.on_time_calc, f.done_on_time, f.on_time_share, f.ci_low,
+               f.ci_high, f.rest_on_time_share, f.significance
+        from marts.fct_followup_timeliness f
+        left join marts.dim_department d on d.department_id = f.department_id
+        where (f.is_all_departments{' and false' if scope.departments else ''}
+               or (not f.is_all_departments{_followup_filter(p, scope)}))
+        order by f.is_all_departments desc, f.on_time_share desc nulls last""", p.values)
+
+
+def followup_earned(scope: Scope) -> pd.DataFrame:
+    """What following up earned, by reason: follow-ups, recovered (the person or account came back with an
+    opportunity), of those won, and their won revenue."""
+    p = P()
+    return fetch(f"""
+        select f.reason, any_value(f.category) as category, count(*) as followups,
+               count(*) filter (where f.status = 'done') as done,
+               count(*) filter (where f.is_recovered) as recovered,
+               count(*) filter (where o.is_won) as recovered_won,
+               coalesce(sum(o.amount) filter (where o.is_won), 0) as recovered_revenue
+        from marts.fct_followups f
+        left join marts.fct_opportunities o on o.opportunity_id = f.recovered_opportunity_id
+        where true{_followup_filter(p, scope)}
+        group by f.reason order by recovered_revenue desc, f.reason""", p.values)
+
+
+def feedback_unmatched() -> pd.DataFrame:
+    """Feedback texts no seed reason or alias matched (`other`): what to add to the lead_feedback_reasons seed."""
+    return fetch("""
+        select feedback_text, normalised_text, feedbacks, lead_feedbacks, opportunity_feedbacks, first_given_at,
+               last_given_at
+        from marts.fct_feedback_reasons where is_unmatched order by feedbacks desc, feedback_text""")

@@ -32,7 +32,8 @@ LANG_QUERY = {"zh": "", "en": "lang=English"}
 # ends weeks before a run of the suite, so that callout is expected; any other error callout is a failure.
 STALE_ICON = "🕰️"
 PAGES = ["overview", "lead-flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey",
-         "reps", "service", "data", "forecast"]
+         "reps", "service", "data", "forecast",
+         "followups"]
 
 
 def free_port() -> int:

@@ -358,6 +358,8 @@ def calls(org, as_of: date) -> dict[str, list]:
         "channel_attribution": lambda s: (w, s),
         "forecast_periods": lambda s: (s, "quarter"), "forecast_top_deals": lambda s: (s,),
         "forecast_backtest": lambda s: (s,),
+        "followup_items": lambda s: (s,), "followup_by_owner": lambda s: (s,),
+        "followup_timeliness": lambda s: (s,), "followup_earned": lambda s: (s,),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -370,6 +372,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "as_of": [()], "date_range": [()], "departments": [()], "channels": [()], "grades": [()], "stages": [()],
         "users": [()], "mart_rows": [()], "ops_tables": [()], "load_report": [()], "source_freshness": [()],
         "run_history": [()], "rejected_counts": [()], "rejected_rows": [(), ("crm/leads",)],
+        "feedback_unmatched": [()],
         "comparison": [("quarter", w.start), ("month", periods.period_start(as_of, "month"))],
         "cohort_retention": [(start, end)], "nrr_by_months_since": [(end,)],
         "campaign_rows": [("C0001", start, end)],
@@ -408,7 +411,7 @@ def test_every_public_query_function_is_covered(org, as_of):
     assert {n for n in public_queries() if getattr(getattr(q, n), "row_level", False)} == {
         "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows",
         "account_persons", "person", "person_identifiers", "journey_events", "account_events", "top_persons",
-        "identity_audit", "forecast_top_deals"}
+        "identity_audit", "forecast_top_deals", "followup_items"}
 
 
 def _other_rows(org, frame: pd.DataFrame, con) -> list[str]:
@@ -460,7 +463,8 @@ def test_every_query_returns_only_the_heads_departments(sample, org, as_of, monk
                                                "person_identifiers", "journey_events", "account_events",
                                                "top_persons", "identity_audit", "identity_summary",
                                                # attribution: company-wide like fct_campaign_roi
-                                               "channel_attribution", "content_performance", "content_by_type")}
+                                               "channel_attribution", "content_performance", "content_by_type",
+                                               "feedback_unmatched")}
 
 
 def _rewrite_everyone_else(path: Path, org) -> None:

@@ -28,7 +28,8 @@ from dashboards.i18n import STRINGS, Tr  # noqa: E402
 
 APP = REPO / "dashboards" / "app.py"
 VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey", "reps",
-         "service", "data", "forecast"]
+         "service", "data", "forecast",
+         "followups"]
 TIMEOUT = 120
 
 

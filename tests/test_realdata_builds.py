@@ -176,3 +176,32 @@ def test_maven_gets_a_forecast_and_a_backtest_from_its_two_dated_stage_changes(b
     pooled = backtest.assign(w=backtest["brier_score"] * backtest["deals"]).groupby("method")[["w", "deals"]].sum()
     brier = pooled["w"] / pooled["deals"]
     assert brier["model"] < brier["closed_only"] < brier["stage_seed"], brier
+def test_salesforce_loss_reasons_become_follow_ups(built, tmp_path) -> None:
+    """The sample has no lost deal and no loss-reason field (Salesforce has none as standard; orgs add one, most
+    often Loss_Reason__c, which the preset reads). The sample itself builds with no follow-ups; a copy where some
+    deals were lost with reasons typed in English gets one follow-up per deal whose reason the seed knows (by its
+    English aliases), the rest counted as `other`."""
+    import shutil
+
+    con = built("salesforce", SALESFORCE)
+    assert scalar(con, "select count(*) from marts.fct_followups") == 0
+    raw = tmp_path / "salesforce"
+    shutil.copytree(SALESFORCE, raw)
+    opps = pd.read_csv(raw / "Opportunity.csv", dtype=str, keep_default_na=False)
+    closable = opps.index[opps["IsClosed"] == "0"][:6]
+    reasons = ["Lost to competitor", "No budget", " no budget ", "Next year", "Price too high", "Unclear need"]
+    opps["Loss_Reason__c"] = ""
+    opps.loc[closable, ["IsClosed", "IsWon", "StageName"]] = ["1", "0", "Closed Lost"]
+    # lost the day after they were created (the sample's own close dates are mostly before creation: set aside;
+    # CreatedDate is UTC, a day ahead in business time in the evening)
+    created = pd.to_datetime(opps.loc[closable, "CreatedDate"])
+    opps.loc[closable, "CloseDate"] = (created + pd.Timedelta(days=2)).dt.strftime("%Y-%m-%d 00:00:00")
+    opps.loc[closable, "Loss_Reason__c"] = reasons[:len(closable)]
+    opps.to_csv(raw / "Opportunity.csv", index=False)
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    build(raw, warehouse, out=io.StringIO(), mapping="salesforce")
+    with duckdb.connect(str(warehouse), read_only=True) as lost:
+        got = dict(lost.execute("select reason, count(*) from marts.fct_followups group by reason").fetchall())
+        other = scalar(lost, "select coalesce(sum(feedbacks), 0) from marts.fct_feedback_reasons where is_unmatched")
+    expected = {"输给竞品": 1, "预算不足": 2, "明年再买": 1, "需求不明确": 1}
+    assert len(closable) == 6 and got == expected and other == 1, (got, other)

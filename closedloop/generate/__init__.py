@@ -110,5 +110,6 @@ def generate(out_dir: str | Path, scale: float = 1.0, seed: int = 42, fmt: str =
     result["format"] = {"fmt": fmt, "encoding": encoding}
     result["identity"] = persons.finish(DUPLICATE_WINDOW // DAY)
     result["attribution"] = attribution_truth()
+    result["followups"] = truth.followups.as_json()
     (out / "truth.json").write_text(_dump_truth(result), encoding="utf-8")
     return result

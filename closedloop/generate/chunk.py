@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import accounts as AC
+from . import followups as FU
 from . import leads as LD
 from . import pipeline as PL
 from . import service as SV
@@ -55,6 +56,15 @@ class Counters:
     order: int = 0
     ticket: int = 0
     person: int = 0
+
+
+def _concat_column(a: object, b: object) -> object:
+    """Two frame columns one after the other (codes of one vocabulary, Arrow text, or arrays)."""
+    if isinstance(a, Cat):
+        return Cat(np.concatenate([a.codes, b.codes]), a.vocab)  # type: ignore[union-attr]
+    if isinstance(a, pa.Array):
+        return pa.concat_arrays([a, b.cast(a.type)])  # type: ignore[union-attr]
+    return np.concatenate([np.asarray(a), np.asarray(b)])
 
 
 def _na(local: np.ndarray, numbers: np.ndarray) -> np.ndarray:
@@ -156,6 +166,11 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     PL.add_activities(rng, staff, pipe, o_account, acts)
     AC.add_activities(rng, own, customer_since, acts)
     act = acts.frame(rng, staff.active, lead_num, acc_num, opp_num)
+    # follow-ups of lost deals, from their own random stream so everything above stays as it was
+    frng = FU.followup_rng(seed, index)
+    planted = FU.plant_recontacts(frng, staff, pipe.closed_at, pipe.won, pipe.loss_reason, pipe.owner, o_account,
+                                  truth.followups).frame(frng, staff.active, lead_num, acc_num, opp_num)
+    act = {k: _concat_column(v, planted[k]) for k, v in act.items()}
     act["activity_id"] = ctr.activity + 1 + np.arange(len(act["activity_at"]))  # type: ignore[arg-type]
 
     # frames ----------------------------------------------------------------------------------------
@@ -163,15 +178,17 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     lead_acc[conv_leads] = n_leg + np.arange(n1)
     lead_opp = np.full(n, -1, np.int64)
     lead_opp[conv_leads] = np.arange(n1)
-    writer.write_part("leads", _leads_frame(rng, base, sim, lead_num, referrer, lead_acc, lead_opp, acc_num,
-                                            opp_num), part)
+    leads_frame = _leads_frame(rng, base, sim, lead_num, referrer, lead_acc, lead_opp, acc_num, opp_num)
+    leads_frame["disqualify_reason"] = FU.spell(frng, sim.disq_reason)
+    writer.write_part("leads", leads_frame, part)
     e_lead, e_at, e_type, e_user, e_reason = sim.events
     writer.write_part("lead_events", {
         "lead_id": lead_num[e_lead], "event_at": e_at, "event_type": Cat(e_type, V.LEAD_EVENT_TYPES),
-        "user_id": _na(e_user, np.arange(1, staff.n + 1)), "reason": Cat(e_reason, V.REASONS)}, part)
+        "user_id": _na(e_user, np.arange(1, staff.n + 1)), "reason": FU.spell(frng, e_reason)}, part)
     writer.write_part("ownership_events", _ownership_frame(world, sim, own, lead_num, acc_num), part)
-    writer.write_part("opportunities", _opps_frame(acc, pipe, opp_num, o_account, o_created, o_type, o_lead,
-                                                   acc_num, lead_num), part)
+    opps_frame = _opps_frame(acc, pipe, opp_num, o_account, o_created, o_type, o_lead, acc_num, lead_num)
+    opps_frame["loss_reason"] = FU.spell(frng, np.asarray(opps_frame["loss_reason"].codes))  # type: ignore[union-attr]
+    writer.write_part("opportunities", opps_frame, part)
     h_opp, h_stage, h_at, h_owner, h_amt = pipe.hist
     writer.write_part("opportunity_stage_history", {
         "opportunity_id": opp_num[h_opp], "stage": Cat(h_stage, V.STAGES), "entered_at": h_at,
@@ -187,6 +204,11 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     lead_won[conv_leads] = pipe1.won
     touches, touch_person, n_touch_persons = build_touches(rng, base, camps, world.contents, lead_num,
                                                            sim.converted_at, lead_won)
+    # marketing recontacts of disqualified leads, appended after the chunk's touches (own random stream)
+    fu_touches, fu_lead = FU.plant_lead_touches(frng, staff, sim.events, sim.disq_reason, lead_num, truth.followups)
+    touches = {k: _concat_column(v, fu_touches[k]) for k, v in touches.items()}
+    is_root = base.person == np.arange(n)
+    touch_person = np.concatenate([touch_person, (np.cumsum(is_root) - 1)[base.person][fu_lead]])
     touches["touch_id"] = ctr.touch + 1 + np.arange(len(touches["touched_at"]))  # type: ignore[arg-type]
     writer.write_part("touches", touches, part)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import identity as ID
-from . import text
+from . import text, workdays
 from . import vocab as V
 from .activities import ACT, NO_ANSWER, OUTCOMES, ActivityLog
 from .company import MARKETING, REGION_SHARE, REGION_TEAMS, ROLE, TEAM_REGION, Staff, region_team
@@ -23,7 +23,6 @@ from .timeutil import (
     DAY,
     HOUR,
     MINUTE,
-    SLA_SECONDS,
     WINDOW_END,
     WINDOW_START,
     day_weights,
@@ -165,14 +164,14 @@ def make_leads(rng: np.random.Generator, n: int, camps: Campaigns) -> LeadBase:
                     rng.random(n) < TZ_OFFSET_SHARE, plan, traps, keep_email, keep_phone)
 
 
-def _sla_probability(assigned: np.ndarray, t_assign: np.ndarray, quick: np.ndarray) -> np.ndarray:
+def _sla_probability(assigned: np.ndarray, due: np.ndarray, quick: np.ndarray) -> np.ndarray:
     """P(quick first response) per lead, so that E[met / (met + missed)] is exactly SLA_PLANTED.
 
     Under the rule of docs/metrics.md a lead assigned in the last SLA days of the window is counted only if
     already contacted, i.e. only as 'met'. Those leads keep SLA_PLANTED; the fully observed
     leads get a slightly lower probability that offsets the expected extra 'met' ones.
     """
-    observed = assigned & (t_assign + SLA_SECONDS <= WINDOW_END)
+    observed = assigned & (due <= WINDOW_END)
     extra = SLA_PLANTED * float((assigned & ~observed & (quick <= WINDOW_END)).sum())
     n_obs = int(observed.sum())
     p_obs = SLA_PLANTED - (1 - SLA_PLANTED) * extra / n_obs if n_obs else SLA_PLANTED
@@ -256,12 +255,19 @@ def simulate(rng: np.random.Generator, base: LeadBase, staff: Staff, acts: Activ
 
     # per-lead plans -------------------------------------------------------------------------
     # First response: quick (within the SLA) with the planted probability, else late.
-    quick = t_assign + np.clip(lognormal_days(rng, 5 / 24, 1.0, n), 5 * MINUTE, SLA_SECONDS - 2 * HOUR)
+    # The SLA counts working days (调休 and holidays included): its due moment is a lead's own.
+    sla_window = workdays.sla_due(t_assign) - t_assign
+    quick = t_assign + np.clip(lognormal_days(rng, 5 / 24, 1.0, n), 5 * MINUTE, sla_window - 2 * HOUR)
     shifted = to_office(rng, quick)
     # office-hour shifting must not move a planted in-SLA response out of the SLA
-    quick = np.where(shifted - t_assign > SLA_SECONDS - HOUR, quick, shifted)
-    late = to_office(rng, t_assign + SLA_SECONDS + HOUR + lognormal_days(rng, 2.5, 0.8, n))
-    p_quick = _sla_probability(assigned, t_assign, quick)
+    quick = np.where(shifted - t_assign > sla_window - HOUR, quick, shifted)
+    # Assigned on the last workday before 春节 or 国庆 and not answered that day: answered on the first workday
+    # after the break (10:00 plus the minutes it would have taken), in time on working days, not on plain ones.
+    back = workdays.after_long_break(t_assign)
+    held = (back >= 0) & (quick // DAY > t_assign // DAY)
+    quick = np.where(held, back * DAY + 10 * HOUR + (quick - t_assign) % HOUR, quick)
+    late = to_office(rng, t_assign + sla_window + HOUR + lognormal_days(rng, 2.5, 0.8, n))
+    p_quick = _sla_probability(assigned, t_assign + sla_window, quick)
     in_sla = rng.random(n) < p_quick
     first_contact = np.where(in_sla, quick, late)
     # Whether a lead is ever released is decided here, once: releases only happen to these

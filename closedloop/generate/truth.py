@@ -18,10 +18,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import accounts, leads, pipeline, service
+from . import followups as FU
 from . import vocab as V
 from .company import DEPARTMENTS, DEPT_NUM, SALES_TEAMS
 from .marketing import CPL_CENTS
-from .timeutil import DAY, END_DAY, SLA_SECONDS, START_DAY, date_of, iso_of
+from .timeutil import DAY, END_DAY, START_DAY, date_of, iso_of
+from .workdays import sla_due
 
 N_MONTHS = 24
 _MONTH0 = np.datetime64("2024-11", "M")
@@ -45,8 +47,9 @@ DEFINITIONS = {
     "sla_compliance": (
         "met / (met + missed). first_assigned_at = first ownership_events row of the lead with event_type "
         "assigned or claimed; first response = earliest lead_events 'contacted' or activities row on the lead at "
-        "or after first_assigned_at; met when response - first_assigned_at <= 5 days (lead_sla_days); missed "
-        "when not met and first_assigned_at + 5 days <= as_of; otherwise pending (excluded). "
+        "or after first_assigned_at; met when the response comes by the SLA due moment: the same time of day on "
+        "the 5th working day (lead_sla_days, business_calendar seed: holidays and 调休 workdays) after "
+        "first_assigned_at's date; missed when not met and the due moment <= as_of; otherwise pending (excluded). "
         "sla_compliance_planted = P(first owner responds within the SLA) in the simulation."
     ),
     "release_rate": (
@@ -77,6 +80,7 @@ class TruthAccumulator:
     lost: np.ndarray = field(default_factory=lambda: np.zeros((len(DEPARTMENTS), N_MONTHS), np.int64))
     open: np.ndarray = field(default_factory=lambda: np.zeros((len(DEPARTMENTS), N_MONTHS), np.int64))
     sla_met: int = 0
+    followups: FU.FollowupTruth = field(default_factory=FU.FollowupTruth)
     sla_not_met_assigned: list[np.ndarray] = field(default_factory=list)
     leads: int = 0
     released: int = 0
@@ -150,7 +154,7 @@ class TruthAccumulator:
         response = np.full(n_leads, inf)
         np.minimum.at(response, r_lead[ok], r_at[ok])
         assigned = first_asg < inf
-        met = assigned & (response < inf) & (response - first_asg <= SLA_SECONDS)
+        met = assigned & (response < inf) & (response <= sla_due(np.where(assigned, first_asg, 0)))
         self.sla_met += int(met.sum())
         self.sla_not_met_assigned.append(first_asg[assigned & ~met])
 
@@ -167,7 +171,7 @@ class TruthAccumulator:
     def finish(self, *, seed: int, scale: float, as_of: int, cpl: dict[str, float],
                row_counts: dict[str, int]) -> dict:
         not_met = np.concatenate(self.sla_not_met_assigned) if self.sla_not_met_assigned else np.zeros(0, np.int64)
-        missed = int((not_met + SLA_SECONDS <= as_of).sum())
+        missed = int((sla_due(not_met) <= as_of).sum())
         sla = self.sla_met / (self.sla_met + missed) if self.sla_met + missed else None
         as_of_day = as_of // DAY
         upto = as_of_day - _DAY_BASE + 1

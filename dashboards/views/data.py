@@ -222,3 +222,18 @@ with ui.section(t("mart_rows")):
             key="mart_rows",
             height=min(740, 38 + 35 * len(rows)),
         )
+
+with ui.section(t("fu_unmatched"), t("fu_unmatched_caption"), metrics=("feedback-reasons",)):
+    unmatched = q.feedback_unmatched()
+    if unmatched.empty:
+        ui.no_data(t("fu_unmatched"))
+    else:
+        ui.table(
+            unmatched,
+            t("fu_unmatched"),
+            {"feedback_text": t("fu_feedback_text"), "feedbacks": t("fu_feedbacks"),
+             "lead_feedbacks": t("fu_entity_lead"), "opportunity_feedbacks": t("fu_entity_opportunity"),
+             "last_given_at": t("fu_last_given")},
+            {"feedbacks": "int", "lead_feedbacks": "int", "opportunity_feedbacks": "int", "last_given_at": "datetime"},
+            key="fu_unmatched",
+        )

@@ -7,7 +7,8 @@
 - funnel flags are monotone: SQL or converted implies MQL (at the SQL / conversion time), converted implies SQL;
 - the SLA clock starts at the first `assigned` or `claimed` ownership event (never a `transferred` one), the
   response is the first `contacted` event or activity on the lead at or after it; met within lead_sla_days
-  (boundary included), missed when later or when unanswered and the window has passed by as-of, else pending;
+  workdays (China's holidays and 调休, workdays.py; boundary included), missed when later or when unanswered and
+  the window has passed by as-of, else pending;
   never assigned = no status;
 - final status converted > disqualified > open.
 """
@@ -19,6 +20,7 @@ import pandas as pd
 
 from .raw import Raw, month_start
 from .stats import ratio
+from .workdays import sla_due, working_hours
 
 LEAD_SLA_DAYS = 5
 
@@ -83,7 +85,9 @@ def lead_facts(raw: Raw, sla_days: int = LEAD_SLA_DAYS) -> pd.DataFrame:
     out["first_response_at"] = responses.groupby("lead_id")["at"].min().reindex(idx)
     out["response_hours"] = (out["first_response_at"] - out["first_assigned_at"]).dt.total_seconds() / 3600.0
 
-    due = out["first_assigned_at"] + pd.Timedelta(days=sla_days)
+    out["response_working_hours"] = [working_hours(a, r) for a, r in
+                                     zip(out["first_assigned_at"], out["first_response_at"], strict=True)]
+    due = sla_due(out["first_assigned_at"], sla_days)
     answered = out["first_response_at"].notna()
     status = np.select(
         [out["first_assigned_at"].isna(),

@@ -1,6 +1,6 @@
 -- One row per lead: where it came from, who owns it, how fast it was answered, how far it got.
 -- SLA rule (docs/metrics.md#lead-response-and-sla): from the first assignment to the first response; met within
--- lead_sla_days, missed when answered later or not answered once the window has passed (as of
+-- lead_sla_days workdays (int_working_days; plain days under var sla_calendar = 'calendar'), missed when answered later or not answered once the window has passed (as of
 -- int_as_of), pending before. A lead never assigned has no SLA clock: sla_status is null.
 -- Incremental (config in the model YAML): the change sets it reads its affected keys from.
 -- depends_on: {{ ref('int_incremental__changed_leads') }}
@@ -41,16 +41,37 @@ lead_persons as (
 
 ),
 
+working_days as (
+
+    select * from {{ ref('int_working_days') }}
+
+),
+
 responses as (
 
     select
         timeline.*,
-        timeline.first_assigned_at + interval '{{ var("lead_sla_days") }} days' as sla_due_at,
+        -- lead_sla_days counts workdays (docs/metrics.md#working-time): due at the assignment's time of day on the
+        -- lead_sla_days-th workday after its date
+        {{ dbt.dateadd('day', dbt.datediff('assigned_day.date_day', 'due_day.date_day', 'day'),
+                       'timeline.first_assigned_at') }} as sla_due_at,
         case
             when timeline.first_assigned_at is not null and timeline.first_response_at is not null
                 then date_diff('second', timeline.first_assigned_at, timeline.first_response_at) / 3600.0
-        end as response_hours
+        end as response_hours,
+        case
+            when timeline.first_assigned_at is not null and timeline.first_response_at is not null
+                then (({{ cl_working_seconds_at('timeline.first_response_at', 'response_day') }})
+                      - ({{ cl_working_seconds_at('timeline.first_assigned_at', 'assigned_day') }})) / 3600.0
+        end as response_working_hours
     from timeline
+    left join working_days as assigned_day
+        on assigned_day.date_day = cast(timeline.first_assigned_at as date)
+    left join working_days as due_day
+        on due_day.workday_number = assigned_day.workday_number + {{ var('lead_sla_days') }}
+        and due_day.is_workday
+    left join working_days as response_day
+        on response_day.date_day = cast(timeline.first_response_at as date)
 
 ),
 
@@ -84,6 +105,7 @@ final as (
         sla.first_assigned_user_id,
         sla.first_response_at,
         cast(sla.response_hours as double) as response_hours,
+        cast(sla.response_working_hours as double) as response_working_hours,
         sla.sla_due_at,
         sla.sla_status,
         coalesce(sla.sla_status in ('met', 'missed'), false) as is_sla_calc,
