@@ -11,7 +11,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from independent import repeat
+from independent.raw import Raw
 
+from closedloop import clv
 from closedloop.build import build
 
 CDNOW = Path(__import__("lifetimes").__file__).parent / "datasets" / "CDNOW_master.txt"
@@ -39,27 +42,6 @@ def write_cdnow_export(raw: Path) -> pd.DataFrame:
     return orders
 
 
-def independent_order_window(orders: pd.DataFrame, as_of_month: pd.Period) -> pd.DataFrame:
-    """cohort_month x months_since: order-window retention and revenue retention, by a different route (per account
-    sets of order months)."""
-    o = orders.assign(month=pd.PeriodIndex(pd.to_datetime(orders["order_date"]), freq="M"))
-    first = o.groupby("account_id")["month"].min().rename("cohort")
-    o = o.join(first, on="account_id")
-    o["k"] = (o["month"] - o["cohort"]).apply(lambda d: d.n)
-    months = o.groupby("account_id")["k"].apply(set)
-    cohort_of = first
-    rows = []
-    revenue = o.groupby(["cohort", "k"])["amount"].sum()
-    for cohort, accounts in cohort_of.groupby(cohort_of):
-        ids = accounts.index
-        for k in range((as_of_month - cohort).n + 1):
-            active = sum(1 for a in ids if any(k - WINDOW < m <= k for m in months[a]))
-            rows.append({"cohort_month": cohort.to_timestamp().date(), "months_since": k,
-                         "order_window_accounts": len(ids), "order_window_active": active,
-                         "revenue_retention": revenue.get((cohort, k), 0.0) / revenue[(cohort, 0)]})
-    return pd.DataFrame(rows)
-
-
 @pytest.mark.slow
 def test_cdnow_cohorts_order_window_retention(tmp_path: Path) -> None:
     """On a real purchase log without subscriptions, cohorts are not 100% retained for the log's 18 months: the
@@ -75,7 +57,7 @@ def test_cdnow_cohorts_order_window_retention(tmp_path: Path) -> None:
     con.close()
     assert dict(zip(cv["retention_rule"], cv["n"], strict=True)) == {"order_window": 23570}
     assert set(got["retention_rule"]) == {"order_window"}
-    want = independent_order_window(orders, pd.Period("1998-06", freq="M"))
+    want = repeat.cohort_order_window(orders, pd.Period("1998-06", freq="M"), WINDOW)
     merged = want.merge(got.assign(cohort_month=pd.to_datetime(got["cohort_month"]).dt.date),
                         on=["cohort_month", "months_since"], suffixes=("", "_got"))
     assert len(merged) == len(want) == len(got) == 3 * 18 - 3  # cohorts Jan-Mar 1997, to June 1998
@@ -89,3 +71,117 @@ def test_cdnow_cohorts_order_window_retention(tmp_path: Path) -> None:
         assert (within["order_window_retention"] == 1.0).all()
         assert (after["order_window_retention"] < 0.6).all(), cohort
         assert rows["revenue_retention"].iloc[1:].max() < 0.5, cohort
+
+
+# ---------------------------------------------------------------- the fit against the lifetimes library
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary() -> pd.DataFrame:
+    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+
+    return load_cdnow_summary_data_with_monetary_value()
+
+
+def test_bgnbd_fit_agrees_with_lifetimes(cdnow_summary: pd.DataFrame) -> None:
+    """Our maximum-likelihood BG/NBD on the CDNOW summary (2,357 customers) against lifetimes' BetaGeoFitter: same
+    parameters, same conditional expectations and p_alive."""
+    from lifetimes import BetaGeoFitter
+
+    d = cdnow_summary
+    ours = clv.fit_bgnbd(d["frequency"], d["recency"], d["T"])
+    oracle = BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+    for name in ("r", "alpha", "a", "b"):
+        assert getattr(ours, name) == pytest.approx(oracle.params_[name], rel=1e-4), name
+    x, t_x, T = (d[c].to_numpy() for c in ("frequency", "recency", "T"))
+    want = oracle.conditional_expected_number_of_purchases_up_to_time(52, d["frequency"], d["recency"], d["T"])
+    assert np.allclose(clv.expected_purchases(ours, 52, x, t_x, T), want.to_numpy(), rtol=1e-3, atol=1e-6)
+    alive = oracle.conditional_probability_alive(d["frequency"], d["recency"], d["T"])
+    assert np.allclose(clv.p_alive(ours, x, t_x, T), np.asarray(alive), rtol=1e-3, atol=1e-6)
+
+
+def test_gamma_gamma_fit_agrees_with_lifetimes(cdnow_summary: pd.DataFrame) -> None:
+    from lifetimes import GammaGammaFitter
+
+    d = cdnow_summary[cdnow_summary["frequency"] > 0]
+    ours = clv.fit_gamma_gamma(d["frequency"], d["monetary_value"])
+    oracle = GammaGammaFitter().fit(d["frequency"], d["monetary_value"])
+    for name, theirs in (("p", "p"), ("q", "q"), ("v", "v")):
+        assert getattr(ours, name) == pytest.approx(oracle.params_[theirs], rel=1e-3), name
+    want = oracle.conditional_expected_average_profit(d["frequency"], d["monetary_value"])
+    got = clv.expected_order_value(ours, d["frequency"].to_numpy(), d["monetary_value"].to_numpy())
+    assert np.allclose(got, want.to_numpy(), rtol=1e-3)
+
+
+# ---------------------------------------------------------------- the warehouse's model on the sample
+
+
+@pytest.fixture(scope="module")
+def fitted(wh) -> pd.DataFrame:
+    return wh.execute("select * from intermediate.int_customer__repeat_purchase_model").df()
+
+
+@pytest.fixture(scope="module")
+def raw_orders(sample) -> tuple[pd.DataFrame, pd.Timestamp]:
+    raw = Raw(sample.raw)
+    as_of_day = raw.as_of.normalize()
+    return repeat.order_window_orders(raw.orders, as_of_day), as_of_day
+
+
+def test_fit_recovers_planted_process(sample, fitted: pd.DataFrame) -> None:
+    """The forecast fit (every purchase day to as_of) recovers the generator's planted repeat-purchase process:
+    mean purchase rate, mean dropout and mean order value within stated tolerances (about 1,600 buyers at scale 1)."""
+    planted = sample.truth["repeat_purchase"]
+    row = fitted[fitted["scope"] == "forecast"].iloc[0]
+    assert row["fit_accounts"] >= 0.9 * planted["buyers"]
+    rate = row["bgnbd_r"] / row["bgnbd_alpha"]
+    dropout = row["bgnbd_a"] / (row["bgnbd_a"] + row["bgnbd_b"])
+    value = row["gamma_gamma_p"] * row["gamma_gamma_v"] / (row["gamma_gamma_q"] - 1)
+    assert rate == pytest.approx(planted["mean_rate_per_week"], rel=0.15)
+    assert dropout == pytest.approx(planted["mean_dropout"], abs=0.08)
+    assert value == pytest.approx(planted["mean_order_value"], rel=0.10)
+    assert row["gamma_gamma_p"] == pytest.approx(planted["gamma_gamma"]["p"], rel=0.35)
+
+
+def test_predictions_match_lifetimes_on_independent_summary(raw_orders, mart) -> None:
+    """fct_customer_predicted_value against an independent route: the summary recomputed from raw orders with
+    pandas, both models fitted by lifetimes, 12 months = 365.25 / 7 weeks."""
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    orders, as_of_day = raw_orders
+    want = repeat.purchase_summary(orders, as_of_day)
+    got = mart("fct_customer_predicted_value").set_index("account_id").sort_index()
+    assert sorted(got.index) == sorted(want.index)
+    want = want.loc[got.index]
+    for column, theirs in (("frequency", "frequency"), ("recency_weeks", "recency"), ("t_weeks", "T"),
+                           ("monetary_value", "monetary_value")):
+        assert np.allclose(got[column].astype(float), want[theirs], rtol=1e-9, atol=1e-9), column
+    bg = BetaGeoFitter().fit(want["frequency"], want["recency"], want["T"])
+    expected = bg.conditional_expected_number_of_purchases_up_to_time(365.25 / 7, want["frequency"],
+                                                                       want["recency"], want["T"])
+    assert np.allclose(got["expected_orders_12m"], expected.to_numpy(), rtol=1e-2, atol=1e-3)
+    repeaters = want[want["frequency"] > 0]
+    gg = GammaGammaFitter().fit(repeaters["frequency"], repeaters["monetary_value"])
+    value = gg.conditional_expected_average_profit(want["frequency"], want["monetary_value"])
+    assert got["predicted_value_12m"].sum() == pytest.approx((expected * value).sum(), rel=1e-2)
+    assert ((got["p_alive"] > 0) & (got["p_alive"] <= 1)).all()
+
+
+def test_backtest_totals_within_tolerance(raw_orders, mart) -> None:
+    """The time-split backtest: the actual side equals raw orders after fitted_to (independent), and the model's
+    predicted repeat orders and revenue for the 12 months to as_of are within 25% of the actual totals."""
+    orders, as_of_day = raw_orders
+    bt = mart("fct_customer_value_backtest").set_index("account_id")
+    split = pd.Timestamp(bt["fitted_to"].iloc[0])
+    assert split == as_of_day - pd.DateOffset(months=12)
+    members = repeat.purchase_summary(orders, split)
+    assert sorted(bt.index) == sorted(members.index)
+    actual = repeat.holdout(orders, split, as_of_day).reindex(bt.index).fillna(0)
+    assert (bt["actual_orders"] == actual["actual_orders"]).all()
+    assert np.allclose(bt["actual_revenue"], actual["actual_revenue"], rtol=1e-9)
+    predicted, observed = bt["predicted_orders"].sum(), bt["actual_orders"].sum()
+    assert observed > 300
+    assert predicted == pytest.approx(observed, rel=0.25)
+    assert bt["predicted_revenue"].sum() == pytest.approx(bt["actual_revenue"].sum(), rel=0.25)
+    # per account the model ranks: accounts it expected more from bought more
+    assert np.corrcoef(bt["predicted_orders"], bt["actual_orders"])[0, 1] > 0.3
