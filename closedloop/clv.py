@@ -117,14 +117,12 @@ LOG_BOUND = np.log(1e4)
 
 
 def _minimise(objective, starts: list[np.ndarray], log_scale: np.ndarray) -> np.ndarray:
-    """Bounded L-BFGS-B (numerical gradient) from each start, then Nelder-Mead from the best: deterministic, and the
+    """Bounded L-BFGS-B (numerical gradient, tight tolerances) from each start, the best kept: deterministic, and the
     few starts keep it off the ridges these likelihoods have (a and b, or q and v, can trade off)."""
     bounds = list(zip(log_scale - LOG_BOUND, log_scale + LOG_BOUND, strict=True))
-    runs = [minimize(objective, start, method="L-BFGS-B", bounds=bounds) for start in starts]
-    best = min(runs, key=lambda run: run.fun)
-    polished = minimize(objective, best.x, method="Nelder-Mead", bounds=bounds,
-                        options={"maxiter": 20000, "maxfev": 20000, "xatol": 1e-10, "fatol": 1e-12})
-    return polished.x if polished.fun <= best.fun else best.x
+    runs = [minimize(objective, start, method="L-BFGS-B", bounds=bounds,
+                     options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 5000}) for start in starts]
+    return min(runs, key=lambda run: run.fun).x
 
 
 def _log_odds_dead(params: BgNbd, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:

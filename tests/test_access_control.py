@@ -354,6 +354,8 @@ def calls(org, as_of: date) -> dict[str, list]:
         "campaign_roi": lambda s: (w, s), "campaign_monthly": lambda s: (s, start, end),
         "rep_performance": lambda s: (w, s), "service_monthly": lambda s: (s, start, end),
         "service_by_grade": lambda s: (w, s),
+        "predicted_value_summary": lambda s: (s,), "predicted_value_bands": lambda s: (s,),
+        "top_predicted_accounts": lambda s: (s,),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -368,6 +370,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "run_history": [()], "rejected_counts": [()], "rejected_rows": [(), ("crm/leads",)],
         "comparison": [("quarter", w.start), ("month", periods.period_start(as_of, "month"))],
         "cohort_retention": [(start, end)], "nrr_by_months_since": [(end,)],
+        "retention_by_rule": [(end,)], "value_backtest": [()],
         "campaign_rows": [("C0001", start, end)],
         "fetch": [("select * from marts.fct_opportunities",), ("select * from marts.fct_leads",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
@@ -441,7 +444,8 @@ def test_every_query_returns_only_the_heads_departments(sample, org, as_of, monk
     # Company-wide data is refused, not returned; nothing else is refused.
     assert denied == {n: {"company"} for n in ("load_report", "run_history", "rejected_counts", "rejected_rows",
                                                "cohort_retention", "nrr_by_months_since", "campaign_roi",
-                                               "campaign_rows", "campaign_monthly")}
+                                               "campaign_rows", "campaign_monthly", "retention_by_rule",
+                                               "value_backtest")}
 
 
 def _rewrite_everyone_else(path: Path, org) -> None:

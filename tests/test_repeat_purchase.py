@@ -185,3 +185,41 @@ def test_backtest_totals_within_tolerance(raw_orders, mart) -> None:
     assert bt["predicted_revenue"].sum() == pytest.approx(bt["actual_revenue"].sum(), rel=0.25)
     # per account the model ranks: accounts it expected more from bought more
     assert np.corrcoef(bt["predicted_orders"], bt["actual_orders"])[0, 1] > 0.3
+
+
+# ---------------------------------------------------------------- the Lifecycle value page
+
+
+def test_lifecycle_page_shows_rules_prediction_and_backtest(sample, raw_orders, monkeypatch) -> None:
+    """The Lifecycle value page in both languages: order-window and revenue retention beside NRR, the predicted
+    value tiles and the backtest tiles, each against figures computed here from the raw orders."""
+    from test_dashboard_apptest import assert_clean, metric, run
+
+    from dashboards import queries as q
+    from dashboards.i18n import Tr
+
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(sample.warehouse))
+    orders, as_of_day = raw_orders
+    as_of_month = pd.Period(as_of_day, freq="M")
+    cohorts = repeat.cohort_order_window(orders, as_of_month, WINDOW)
+    cohorts["month"] = [pd.Period(c, freq="M") + k for c, k in zip(cohorts["cohort_month"], cohorts["months_since"],
+                                                                     strict=True)]
+    complete = cohorts[cohorts["month"] < as_of_month]
+    pooled = complete.groupby("months_since")[["order_window_active", "order_window_accounts"]].sum()
+    want_retention = pooled["order_window_active"] / pooled["order_window_accounts"]
+    split = as_of_day - pd.DateOffset(months=12)
+    members = repeat.purchase_summary(orders, split).index
+    holdout = repeat.holdout(orders[orders["account_id"].isin(members)], split, as_of_day)
+    for lang, label in (("zh", {}), ("en", {"lang": "English"})):
+        t = Tr(lang)
+        at = run("lifecycle", **label)
+        assert_clean(at)
+        table = [d.value for d in at.dataframe if t("order_window_retention") in d.value.columns][0]
+        assert {t("revenue_retention"), t("nrr_subscription")} <= set(table.columns)
+        got = table.set_index(t("months_since"))[t("order_window_retention")] / 100
+        assert np.allclose(got.loc[want_retention.index], want_retention, atol=1e-9)
+        assert metric(at, t("repeat_accounts")).value == t.int(orders["account_id"].nunique())
+        assert metric(at, t("actual_orders")).value == t.int(holdout["actual_orders"].sum())
+        assert metric(at, t("actual_revenue")).value == t.money(holdout["actual_revenue"].sum())
+        top = [d.value for d in at.dataframe if t("p_alive") in d.value.columns][0]
+        assert len(top) == 20 and top[t("predicted_value")].is_monotonic_decreasing
