@@ -398,7 +398,8 @@ def test_every_public_query_function_is_covered(org, as_of):
     assert public_queries() == set(calls(org, as_of)), "a new query function needs a row in calls()"
     # The row-level ones refuse a viewer without the right, before any SQL runs.
     assert {n for n in public_queries() if getattr(getattr(q, n), "row_level", False)} == {
-        "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows"}
+        "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows",
+        "top_predicted_accounts"}
 
 
 def _other_rows(org, frame: pd.DataFrame, con) -> list[str]:
