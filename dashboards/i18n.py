@@ -727,6 +727,48 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fu_feedback_text": ("原因文字", "Reason text"),
     "fu_feedbacks": ("次数", "Times given"),
     "fu_last_given": ("最近一次", "Last given"),
+    # Lifecycle value: customers who buy again without a subscription
+    "retention_by_rule": ("按规则的留存：订阅客户与无订阅复购客户",
+                          "Retention by rule: subscriptions and repeat buyers"),
+    "retention_by_rule_note": ("订阅客户看 MRR 与 NRR；从未有订阅订单的客户按订单窗口看："
+                               "订单窗口（默认 12 个月）内有订单即为活跃，收入留存 = 第 k 月收入 ÷ 首单月收入。",
+                               "Subscription accounts are read by MRR and NRR; accounts that never had a "
+                               "subscription order by the order window: active when they ordered within the window "
+                               "(default 12 months), revenue retention = month-k revenue / first-month revenue."),
+    "order_window_retention": ("订单窗口留存（无订阅）", "Order-window retention (no subscription)"),
+    "revenue_retention": ("收入留存（无订阅）", "Revenue retention (no subscription)"),
+    "nrr_subscription": ("净收入留存（订阅）", "NRR (subscriptions)"),
+    "logo_retention_all": ("客户留存率（全部客户）", "Logo retention (all accounts)"),
+    "order_window_accounts": ("无订阅客户数", "Accounts without subscription"),
+    "predicted_value": ("未来 12 个月预测价值", "Predicted value, next 12 months"),
+    "predicted_value_note": ("无订阅复购客户，按 BG/NBD（复购次数）与 Gamma–Gamma（单次金额）模型，"
+                             "截至 {when} 的全部订单拟合。",
+                             "Accounts that buy without a subscription; BG/NBD (repeat orders) and Gamma–Gamma "
+                             "(order value) fitted on every order to {when}."),
+    "predicted_total": ("预测价值合计", "Predicted value, total"),
+    "predicted_orders": ("预计订单数", "Expected orders"),
+    "repeat_accounts": ("复购客户数", "Repeat-buying accounts"),
+    "mean_p_alive": ("平均存活概率", "Mean probability alive"),
+    "p_alive": ("存活概率", "Probability alive"),
+    "value_band": ("预测价值区间", "Predicted value band"),
+    "predicted_distribution": ("预测价值分布", "Distribution of predicted value"),
+    "top_predicted": ("预测价值最高的客户", "Accounts with the highest predicted value"),
+    "repeat_orders": ("复购次数", "Repeat orders"),
+    "expected_order_value": ("预计单次金额", "Expected order value"),
+    "value_backtest": ("预测回测：预测 vs 实际", "Backtest: predicted vs actual"),
+    "value_backtest_note": ("用 {split} 及以前的订单拟合，预测 {split} 之后到 {end} 的 12 个月，与实际对比。"
+                            "按预测订单数分十组。",
+                            "Fitted on the orders to {split}, predicting the 12 months to {end}, against what "
+                            "happened. Accounts in ten groups by predicted orders."),
+    "predicted": ("预测", "Predicted"),
+    "actual": ("实际", "Actual"),
+    "actual_orders": ("实际订单数", "Actual orders"),
+    "predicted_revenue": ("预测收入", "Predicted revenue"),
+    "actual_revenue": ("实际收入", "Actual revenue"),
+    "decile": ("分组（按预测订单数）", "Group (by predicted orders)"),
+    "backtest_error": ("预测偏差", "Prediction error"),
+    "orders": ("订单数", "Orders"),
+    "accounts": ("客户数", "Accounts"),
 }
 
 

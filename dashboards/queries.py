@@ -196,7 +196,8 @@ def _dim_campaign(access: Access, cols: set[str], exposed: set) -> str:
 # How each relation is seen by a viewer limited to some departments (`Access.departments`): "all" (no department
 # data: dimensions of dates, channels, stages; seeds; the as-of time; source freshness), a SELECT over `{src}`, or
 # a function of (access, the relation's columns, the relations exposed so far) returning one. Anything not listed
-# is invisible to them: company-wide marts (fct_cohort_retention; fct_campaign_roi, whose rows count every
+# is invisible to them: company-wide marts (fct_cohort_retention; fct_customer_value_backtest, one fit over every
+# department's accounts; fct_campaign_roi, whose rows count every
 # department's leads and deals), the build's load report, rows set aside and run history, and every staging or
 # intermediate table. Order matters: dimensions that refer to facts come after them.
 SCOPED_RELATIONS: dict[tuple[str, str], object] = {
@@ -220,6 +221,7 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     ("marts", "fct_forecast_backtest"): _dept("department_id"),
     ("marts", "fct_followups"): _dept("department_id"),
     ("marts", "fct_followup_timeliness"): _followup_timeliness,
+    ("marts", "fct_customer_predicted_value"): _dept("department_id"),
     ("marts", "dim_account"): _dim_account,
     ("marts", "dim_campaign"): _dim_campaign,
     ("intermediate", "int_as_of"): "all",
@@ -1640,3 +1642,75 @@ def feedback_unmatched() -> pd.DataFrame:
         select feedback_text, normalised_text, feedbacks, lead_feedbacks, opportunity_feedbacks, first_given_at,
                last_given_at
         from marts.fct_feedback_reasons where is_unmatched order by feedbacks desc, feedback_text""")
+# Customers who buy again without a subscription (Lifecycle value page)
+# ---------------------------------------------------------------------------------------------------------------
+
+# bands of predicted 12-month value (currency) for its distribution
+VALUE_BANDS = (0, 5_000, 10_000, 20_000, 50_000, 100_000)
+
+
+def retention_by_rule(end: date) -> pd.DataFrame:
+    """Pooled retention per months since over every cohort that has completed month k by `end`, each figure by its
+    rule (docs/metrics.md#retention-rule): NRR and logo retention (subscriptions), order-window retention and
+    revenue retention (accounts without a subscription)."""
+    p = P()
+    return fetch(f"""
+        select months_since, count(*) as cohorts,
+               sum(order_window_accounts)::bigint as order_window_accounts,
+               {_ratio('sum(order_window_active)', 'sum(order_window_accounts)')} as order_window_retention,
+               {_ratio('sum(order_window_revenue)', 'sum(order_window_revenue_month0)')} as revenue_retention,
+               {_ratio('sum(mrr)', 'sum(mrr_month0)')} as net_revenue_retention,
+               {_ratio('sum(accounts_active)', 'sum(accounts_in_cohort)')} as logo_retention
+        from marts.fct_cohort_retention
+        where month < {p('e', end)} and not is_partial_month
+        group by months_since order by months_since""", p.values)
+
+
+def _predicted_filter(p: P, scope: Scope) -> str:
+    return f"{_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'grade', 'g', scope.grades)}"
+
+
+def predicted_value_summary(scope: Scope) -> pd.DataFrame:
+    """One row: accounts without a subscription, their predicted 12-month value and orders, mean p_alive."""
+    p = P()
+    return fetch(f"""
+        select max(as_of_date) as as_of_date, count(*)::bigint as accounts,
+               sum(predicted_value_12m)::double as predicted_value_12m,
+               sum(expected_orders_12m)::double as expected_orders_12m, avg(p_alive)::double as p_alive
+        from marts.fct_customer_predicted_value
+        where true{_predicted_filter(p, scope)}""", p.values)
+
+
+def predicted_value_bands(scope: Scope) -> pd.DataFrame:
+    """Accounts and predicted value per band of predicted 12-month value (band = index into VALUE_BANDS)."""
+    p = P()
+    band = " + ".join(f"(predicted_value_12m >= {int(b)})::int" for b in VALUE_BANDS[1:])
+    return fetch(f"""
+        select {band} as band, count(*)::bigint as accounts, sum(predicted_value_12m)::double as predicted_value_12m
+        from marts.fct_customer_predicted_value
+        where true{_predicted_filter(p, scope)}
+        group by 1 order by 1""", p.values)
+
+
+@row_level
+def top_predicted_accounts(scope: Scope, limit: int = 20) -> pd.DataFrame:
+    """The accounts with the largest predicted 12-month value."""
+    p = P()
+    return fetch(f"""
+        select v.account_id, a.account_name, v.grade, v.frequency, v.expected_orders_12m,
+               v.expected_avg_order_value, v.predicted_value_12m, v.p_alive
+        from marts.fct_customer_predicted_value v left join marts.dim_account a using (account_id)
+        where true{_in(p, 'v.department_id', 'd', scope.departments)}{_in(p, 'v.grade', 'g', scope.grades)}
+        order by v.predicted_value_12m desc, v.account_id limit {p('n', limit)}""", p.values)
+
+
+def value_backtest() -> pd.DataFrame:
+    """The repeat-purchase backtest by decile of predicted orders (1 = lowest), with the fit's split."""
+    return fetch("""
+        with ranked as (
+            select *, ntile(10) over (order by predicted_orders, account_id) as decile
+            from marts.fct_customer_value_backtest)
+        select decile, min(fitted_to) as fitted_to, max(as_of_date) as as_of_date, count(*)::bigint as accounts,
+               sum(predicted_orders)::double as predicted_orders, sum(actual_orders)::double as actual_orders,
+               sum(predicted_revenue)::double as predicted_revenue, sum(actual_revenue)::double as actual_revenue
+        from ranked group by decile order by decile""")

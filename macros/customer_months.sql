@@ -11,3 +11,13 @@
 {% macro customer_months_between(month_a, month_b) -%}
     ((year({{ month_b }}) - year({{ month_a }})) * 12 + month({{ month_b }}) - month({{ month_a }}))
 {%- endmacro %}
+
+{# The order window (var `active_window_months`, default 12): an order without a subscription period keeps its
+   account active this many months. One var for every rule that uses the window; the former name
+   `customer_active_months` is refused with a message rather than silently ignored. #}
+{% macro active_window_months() -%}
+    {%- if var('customer_active_months', none) is not none -%}
+        {{ exceptions.raise_compiler_error("var `customer_active_months` was renamed `active_window_months` (same meaning, default 12): set that one instead") }}
+    {%- endif -%}
+    {{ return(var('active_window_months', 12) | int) }}
+{%- endmacro %}

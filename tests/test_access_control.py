@@ -360,6 +360,8 @@ def calls(org, as_of: date) -> dict[str, list]:
         "forecast_backtest": lambda s: (s,),
         "followup_items": lambda s: (s,), "followup_by_owner": lambda s: (s,),
         "followup_timeliness": lambda s: (s,), "followup_earned": lambda s: (s,),
+        "predicted_value_summary": lambda s: (s,), "predicted_value_bands": lambda s: (s,),
+        "top_predicted_accounts": lambda s: (s,),
     }
     out = {name: [make(s) for s in scopes] for name, make in per_scope.items()}
     out["opportunities_closed"] += [(w, scopes[0], other), (w, scopes[0], None, 5000, rep)]
@@ -375,6 +377,7 @@ def calls(org, as_of: date) -> dict[str, list]:
         "feedback_unmatched": [()],
         "comparison": [("quarter", w.start), ("month", periods.period_start(as_of, "month"))],
         "cohort_retention": [(start, end)], "nrr_by_months_since": [(end,)],
+        "retention_by_rule": [(end,)], "value_backtest": [()],
         "campaign_rows": [("C0001", start, end)],
         "resolve_person": [("lead", "L00000001"), ("opportunity", "O0000001"), ("account", "A000001"),
                            ("person", "p-0")],
@@ -411,7 +414,8 @@ def test_every_public_query_function_is_covered(org, as_of):
     assert {n for n in public_queries() if getattr(getattr(q, n), "row_level", False)} == {
         "leads_drill", "opportunities_drill", "opportunities_closed", "stage_drill", "rejected_rows",
         "account_persons", "person", "person_identifiers", "journey_events", "account_events", "top_persons",
-        "identity_audit", "forecast_top_deals", "followup_items"}
+        "identity_audit", "forecast_top_deals", "followup_items",
+        "top_predicted_accounts"}
 
 
 def _other_rows(org, frame: pd.DataFrame, con) -> list[str]:
@@ -464,7 +468,7 @@ def test_every_query_returns_only_the_heads_departments(sample, org, as_of, monk
                                                "top_persons", "identity_audit", "identity_summary",
                                                # attribution: company-wide like fct_campaign_roi
                                                "channel_attribution", "content_performance", "content_by_type",
-                                               "feedback_unmatched")}
+                                               "feedback_unmatched", "retention_by_rule", "value_backtest")}
 
 
 def _rewrite_everyone_else(path: Path, org) -> None:

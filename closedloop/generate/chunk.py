@@ -17,6 +17,7 @@ from . import accounts as AC
 from . import followups as FU
 from . import leads as LD
 from . import pipeline as PL
+from . import repeat as RP
 from . import service as SV
 from . import text
 from . import vocab as V
@@ -148,6 +149,13 @@ def run_chunk(world: World, index: int, seed: int, lead_offset: int, n: int, ctr
     sa, st = SV.events_in_periods(rng, per, SV.SERVICE_PER_YEAR)
     orders.add(sa, st // DAY, (np.rint(20_000 * np.exp(0.6 * rng.standard_normal(len(sa))) / 100) * 10_000)
                .astype(np.int64), SV.ORD["service"])
+
+    # repeat buyers without a subscription, among the accounts never won: a stream of their own, so every draw above
+    # and below is the one it was before they were added
+    r_acc, r_day, r_amt, r_first = RP.repeat_orders(RP.repeat_rng(seed, index), np.flatnonzero(customer_since < 0),
+                                                    acc.created // DAY)
+    orders.add(r_acc, r_day, r_amt, np.where(r_first, SV.ORD["new"], SV.ORD["service"]))
+    truth.add_repeat(len(np.unique(r_acc)), len(r_acc))
 
     # opportunities: both phases together, numbered by creation time ----------------------------------
     pipe = _concat_pipes(pipe1, pipe2)

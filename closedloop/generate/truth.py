@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import accounts, leads, pipeline, service
+from . import accounts, leads, pipeline, repeat, service
 from . import followups as FU
 from . import vocab as V
 from .company import DEPARTMENTS, DEPT_NUM, SALES_TEAMS
@@ -69,6 +69,12 @@ DEFINITIONS = {
         "holds the planted share (exact up to rounding)."
     ),
     "as_of": "maximum timestamp present in any written table (business time, Asia/Shanghai).",
+    "repeat_purchase": (
+        "accounts that never won a subscription deal and buy without one (closedloop/generate/repeat.py): first "
+        "order `new`, repeats `service`, no subscription period. Planted BG/NBD (per week: rate ~ Gamma(r, alpha), "
+        "dropout after each repeat ~ Beta(a, b)) and Gamma-Gamma (value ~ Gamma(p, nu), nu ~ Gamma(q, v)) "
+        "parameters; buyers and orders realised."
+    ),
 }
 
 
@@ -88,6 +94,8 @@ class TruthAccumulator:
     referred: int = 0
     subs_ending: np.ndarray = field(default_factory=lambda: np.zeros(_DAY_SPAN, np.int64))
     subs_renewed: np.ndarray = field(default_factory=lambda: np.zeros(_DAY_SPAN, np.int64))
+    repeat_buyers: int = 0
+    repeat_orders: int = 0
 
     def add_stage_step(self, dept_of_user: np.ndarray, hist: tuple[np.ndarray, ...], opp_stage: np.ndarray,
                        opp_created: np.ndarray, opp_owner: np.ndarray) -> None:
@@ -158,6 +166,10 @@ class TruthAccumulator:
         self.sla_met += int(met.sum())
         self.sla_not_met_assigned.append(first_asg[assigned & ~met])
 
+    def add_repeat(self, buyers: int, orders: int) -> None:
+        self.repeat_buyers += buyers
+        self.repeat_orders += orders
+
     def add_accounts(self, n: int, referred: int) -> None:
         self.accounts += n
         self.referred += referred
@@ -199,6 +211,7 @@ class TruthAccumulator:
             "referral_share": self.referred / self.accounts if self.accounts else None,
             "referral_share_planted": accounts.REFERRAL_SHARE,
             "referral_counts": {"referred": self.referred, "accounts": self.accounts},
+            "repeat_purchase": {**repeat.planted(), "buyers": self.repeat_buyers, "orders": self.repeat_orders},
             "row_counts": dict(sorted(row_counts.items())),
             "definitions": DEFINITIONS,
         }

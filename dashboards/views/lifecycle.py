@@ -1,5 +1,7 @@
 """Lifecycle value: lifetime value by grade and by source channel, the value-journey composition, cohort
-retention and net revenue retention (fct_customer_value, fct_cohort_retention)."""
+retention and net revenue retention (fct_customer_value, fct_cohort_retention); for accounts that buy without a
+subscription, order-window and revenue retention beside them, the predicted 12-month value and its backtest
+(fct_customer_predicted_value, fct_customer_value_backtest)."""
 
 from __future__ import annotations
 
@@ -172,3 +174,95 @@ with ui.section(t("nrr_curve"), metrics=("net-revenue-retention", "mrr")):
             key="nrr_table",
             height=240,
         )
+
+# ---- customers who buy again without a subscription ------------------------------------------------------------
+
+with ui.section(t("retention_by_rule"), t("retention_by_rule_note"),
+                metrics=("retention-rule", "order-window-retention", "revenue-retention", "net-revenue-retention")):
+    ui.ignores(["department", "channel", "grade"], chart=True)
+    by_rule = q.retention_by_rule(c.window.end)
+    if by_rule.empty or not by_rule.order_window_accounts.any():
+        ui.no_data(t("retention_by_rule"))
+    else:
+        series = [("order_window_retention", t("order_window_retention")),
+                  ("revenue_retention", t("revenue_retention")),
+                  ("net_revenue_retention", t("nrr_subscription")), ("logo_retention", t("logo_retention_all"))]
+        ui.chart(ch.lines(by_rule, "months_since", series, t("months_since"), t("share"), y_format=".0%", x_type="Q",
+                          present=c.present), t("retention_by_rule"), key="retention_rule")
+        ui.table(by_rule, t("retention_by_rule"),
+                 {"months_since": t("months_since"), "cohorts": t("cohort"),
+                  "order_window_accounts": t("order_window_accounts"), **{k: v for k, v in series}},
+                 {k: "pct" for k, _ in series} | {"order_window_accounts": "int"}, key="retention_rule_table",
+                 height=240)
+
+with ui.section(t("predicted_value"), metrics=("predicted-12-month-value",)):
+    ui.ignores(["channel"])
+    summary = q.predicted_value_summary(c.scope)
+    if summary.empty or not summary.accounts.iloc[0]:
+        ui.no_data(t("predicted_value"))
+    else:
+        row = summary.iloc[0]
+        st.caption(t("predicted_value_note", when=t.date(row.as_of_date)))
+        cols = st.columns(4)
+        for col, (key, value) in zip(cols, [("predicted_total", t.money(row.predicted_value_12m)),
+                                            ("predicted_orders", t.num(row.expected_orders_12m, 0)),
+                                            ("repeat_accounts", t.int(row.accounts)),
+                                            ("mean_p_alive", t.pct(row.p_alive))], strict=True):
+            with col:
+                ui.tile(t(key), value, None, None, t("predicted_value_note", when=t.date(row.as_of_date)), None)
+        bands = q.predicted_value_bands(c.scope)
+        edges = q.VALUE_BANDS
+        names = [f"{t.money(lo)}–{t.money(edges[i + 1])}" if i + 1 < len(edges) else f"≥ {t.money(lo)}"
+                 for i, lo in enumerate(edges)]
+        bands["band_label"] = [names[int(b)] for b in bands.band]
+        ui.chart(ch.bars(bands, "band_label", "accounts", t("value_band"), t("accounts"), horizontal=False,
+                         keep_order=True, present=c.present), t("predicted_distribution"), key="predicted_bands")
+        ui.table(bands, t("predicted_distribution"),
+                 {"band_label": t("value_band"), "accounts": t("accounts"),
+                  "predicted_value_12m": t("predicted_total")},
+                 {"accounts": "int", "predicted_value_12m": "money"}, key="predicted_bands_table")
+
+with ui.section(t("top_predicted"), metrics=("predicted-12-month-value",)):
+    ui.ignores(["channel"])
+    top = q.top_predicted_accounts(c.scope)
+    if top.empty:
+        ui.no_data(t("top_predicted"))
+    else:
+        ui.table(top, t("top_predicted"),
+                 {"account_name": t("account"), "grade": t("grade"), "frequency": t("repeat_orders"),
+                  "expected_orders_12m": t("predicted_orders"), "expected_avg_order_value": t("expected_order_value"),
+                  "predicted_value_12m": t("predicted_value"), "p_alive": t("p_alive")},
+                 {"frequency": "int", "expected_orders_12m": "%.2f", "expected_avg_order_value": "money",
+                  "predicted_value_12m": "money", "p_alive": "pct"}, key="top_predicted_table")
+
+with ui.section(t("value_backtest"), metrics=("repeat-purchase-backtest",)):
+    ui.ignores(["department", "channel", "grade"], chart=True)
+    backtest = q.value_backtest()
+    if backtest.empty:
+        ui.no_data(t("value_backtest"))
+    else:
+        st.caption(t("value_backtest_note", split=t.date(backtest.fitted_to.iloc[0]),
+                     end=t.date(backtest.as_of_date.iloc[0])))
+        totals = backtest[["predicted_orders", "actual_orders", "predicted_revenue", "actual_revenue"]].sum()
+        cols = st.columns(4)
+        for col, (key, value, second) in zip(cols, [
+                ("predicted_orders", t.num(totals.predicted_orders, 0), None),
+                ("actual_orders", t.int(totals.actual_orders),
+                 f"{t('backtest_error')} {t.pct(totals.predicted_orders / totals.actual_orders - 1)}"
+                 if totals.actual_orders else None),
+                ("predicted_revenue", t.money(totals.predicted_revenue), None),
+                ("actual_revenue", t.money(totals.actual_revenue),
+                 f"{t('backtest_error')} {t.pct(totals.predicted_revenue / totals.actual_revenue - 1)}"
+                 if totals.actual_revenue else None)], strict=True):
+            with col:
+                ui.tile(t(key), value, None, None, t("value_backtest"), None, second=second)
+        backtest["decile_label"] = [str(int(d)) for d in backtest.decile]
+        ui.chart(ch.compare_bars(backtest, "decile_label", [("predicted_orders", t("predicted")),
+                                                            ("actual_orders", t("actual"))],
+                                 t("decile"), t("orders"), present=c.present), t("value_backtest"), key="backtest")
+        ui.table(backtest, t("value_backtest"),
+                 {"decile": t("decile"), "accounts": t("accounts"), "predicted_orders": t("predicted_orders"),
+                  "actual_orders": t("actual_orders"), "predicted_revenue": t("predicted_revenue"),
+                  "actual_revenue": t("actual_revenue")},
+                 {"accounts": "int", "predicted_orders": "%.1f", "actual_orders": "int", "predicted_revenue": "money",
+                  "actual_revenue": "money"}, key="backtest_table")

@@ -53,6 +53,9 @@ final as (
         order_totals.subscriptions_ended,
         order_totals.subscriptions_renewed,
         order_totals.active_until,
+        -- which activity rule applies: an account with any subscription order is followed by its subscriptions
+        -- (MRR, NRR); one that only ever ordered without a subscription period by the order window
+        case when order_totals.subscription_count > 0 then 'subscription' else 'order_window' end as retention_rule,
         -- every active span starts by as_of, so the account is a customer at as_of exactly when its
         -- latest span has not ended before the as-of day
         order_totals.active_until >= as_of.as_of_date as is_active,

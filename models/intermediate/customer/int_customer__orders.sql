@@ -41,10 +41,10 @@ coverage as (
     select
         *,
         -- the days an order keeps its account active: a subscription from the order (a prepaid renewal
-        -- counts from the day it is signed) to its end; a one-off order for {{ var('customer_active_months', 12) }} months
+        -- counts from the day it is signed) to its end; a one-off order for {{ active_window_months() }} months
         case when is_subscription then least(order_date, subscription_start) else order_date end as active_from,
         case when is_subscription then subscription_end
-             else cast(order_date + to_months({{ var('customer_active_months', 12) }}) - interval 1 day as date)
+             else cast(order_date + to_months({{ active_window_months() }}) - interval 1 day as date)
         end as active_until
     from classified
 

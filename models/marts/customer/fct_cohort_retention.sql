@@ -8,14 +8,17 @@ with as_of as (
 
 cohort_members as (
 
-    select account_id, first_order_month as cohort_month
+    select account_id, first_order_month as cohort_month, retention_rule
     from {{ ref('int_customer__account_lifetime') }}
 
 ),
 
 cohorts as (
 
-    select cohort_month, count(*) as accounts_in_cohort
+    select
+        cohort_month,
+        count(*) as accounts_in_cohort,
+        sum(case when retention_rule = 'order_window' then 1 else 0 end) as order_window_accounts
     from cohort_members
     group by cohort_month
 
@@ -27,6 +30,7 @@ cohort_offsets as (
     select
         cohorts.cohort_month,
         cohorts.accounts_in_cohort,
+        cohorts.order_window_accounts,
         unnest(range({{ plausible_months(customer_months_between('cohorts.cohort_month', 'as_of.as_of_month') ~ ' + 1') }})) as months_since
     from cohorts
     cross join as_of
@@ -50,6 +54,50 @@ member_months as (
 
 ),
 
+-- the cohort's accounts that never had a subscription order, by the months (since the cohort month) they ordered in
+order_window_order_months as (
+
+    select
+        cohort_members.cohort_month,
+        cohort_members.account_id,
+        {{ customer_months_between('cohort_members.cohort_month', "cast(date_trunc('month', orders.order_date) as date)") }} as months_since,
+        sum(orders.amount) as revenue
+    from {{ ref('int_customer__orders') }} as orders
+    inner join cohort_members
+        on orders.account_id = cohort_members.account_id
+    where cohort_members.retention_rule = 'order_window'
+    group by
+        cohort_members.cohort_month,
+        cohort_members.account_id,
+        {{ customer_months_between('cohort_members.cohort_month', "cast(date_trunc('month', orders.order_date) as date)") }}
+
+),
+
+order_window_revenue as (
+
+    select cohort_month, months_since, sum(revenue) as revenue
+    from order_window_order_months
+    group by cohort_month, months_since
+
+),
+
+-- order window: active in month k when it ordered in one of the {{ active_window_months() }} calendar months ending
+-- with month k; joined on cohort and a bounded month range, so each order month meets at most that many offsets
+order_window_active as (
+
+    select
+        cohort_offsets.cohort_month,
+        cohort_offsets.months_since,
+        count(distinct order_months.account_id) as accounts_active
+    from cohort_offsets
+    inner join order_window_order_months as order_months
+        on cohort_offsets.cohort_month = order_months.cohort_month
+        and order_months.months_since between cohort_offsets.months_since - {{ active_window_months() - 1 }}
+                                          and cohort_offsets.months_since
+    group by cohort_offsets.cohort_month, cohort_offsets.months_since
+
+),
+
 filled as (
 
     select
@@ -58,11 +106,20 @@ filled as (
         cast(cohort_offsets.cohort_month + to_months(cohort_offsets.months_since) as date) as month,
         cohort_offsets.accounts_in_cohort,
         coalesce(member_months.accounts_active, 0) as accounts_active,
-        coalesce(member_months.mrr, 0) as mrr
+        coalesce(member_months.mrr, 0) as mrr,
+        cohort_offsets.order_window_accounts,
+        coalesce(order_window_active.accounts_active, 0) as order_window_active,
+        coalesce(order_window_revenue.revenue, 0) as order_window_revenue
     from cohort_offsets
     left join member_months
         on cohort_offsets.cohort_month = member_months.cohort_month
         and cohort_offsets.months_since = member_months.months_since
+    left join order_window_active
+        on cohort_offsets.cohort_month = order_window_active.cohort_month
+        and cohort_offsets.months_since = order_window_active.months_since
+    left join order_window_revenue
+        on cohort_offsets.cohort_month = order_window_revenue.cohort_month
+        and cohort_offsets.months_since = order_window_revenue.months_since
 
 ),
 
@@ -70,7 +127,8 @@ with_base as (
 
     select
         *,
-        first_value(mrr) over (partition by cohort_month order by months_since) as mrr_month0
+        first_value(mrr) over (partition by cohort_month order by months_since) as mrr_month0,
+        first_value(order_window_revenue) over (partition by cohort_month order by months_since) as order_window_revenue_month0
     from filled
 
 ),
@@ -89,7 +147,18 @@ final as (
         cast(with_base.mrr as double) as mrr,
         cast(with_base.mrr_month0 as double) as mrr_month0,
         -- null when the cohort had no subscription revenue in its first month (nothing to retain)
-        {{ safe_ratio('with_base.mrr', 'with_base.mrr_month0') }} as net_revenue_retention
+        {{ safe_ratio('with_base.mrr', 'with_base.mrr_month0') }} as net_revenue_retention,
+        -- which rule the cohort is read by: subscription when any of its accounts has a subscription order (its
+        -- MRR and NRR), order_window when none has (order_window_retention and revenue_retention)
+        case when with_base.order_window_accounts < with_base.accounts_in_cohort then 'subscription'
+             else 'order_window' end as retention_rule,
+        cast(with_base.order_window_accounts as bigint) as order_window_accounts,
+        cast(with_base.order_window_active as bigint) as order_window_active,
+        {{ safe_ratio('with_base.order_window_active', 'with_base.order_window_accounts') }} as order_window_retention,
+        cast(with_base.order_window_revenue as double) as order_window_revenue,
+        cast(with_base.order_window_revenue_month0 as double) as order_window_revenue_month0,
+        -- null when the cohort's order-window accounts bought nothing in month 0 (none, or all subscription)
+        {{ safe_ratio('with_base.order_window_revenue', 'with_base.order_window_revenue_month0') }} as revenue_retention
     from with_base
     cross join as_of
 

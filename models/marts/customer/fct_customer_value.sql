@@ -65,6 +65,7 @@ final as (
             then cast(date_sub('month', lifetime.first_order_date, coalesce(lifetime.churned_at, as_of.as_of_date)) as integer)
         end as tenure_months,
         lifetime.active_until,
+        lifetime.retention_rule,
         coalesce(lifetime.is_active, false) as is_active,
         lifetime.churned_at,
         case
