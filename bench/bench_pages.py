@@ -15,6 +15,7 @@ script run. Target: query p95 ≤ 300 ms at scale 100.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import logging
 import math
@@ -28,8 +29,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-VIEWS = ["overview", "lead_flow", "stages", "resources", "lifecycle", "campaigns", "content", "journey", "reps",
-         "service", "data"]
+
+
+def app_views() -> list[str]:
+    """Every page of the app, in its menu order: the view files named by dashboards/app.py's PAGES (read, not
+    imported: importing the app would run it), so a new page is benchmarked without being listed here too."""
+    tree = ast.parse((REPO / "dashboards" / "app.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
+            return [Path(ast.literal_eval(entry)[2]).stem for entry in node.value.elts]
+    raise SystemExit("dashboards/app.py: no PAGES list")
+
+
+VIEWS = app_views()
 
 
 def machine() -> str:

@@ -209,10 +209,11 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
 
 
 def test_a_real_full_disk_on_a_small_tmpfs(hostile, tmp_path: Path, capsys) -> None:
-    """For real: a 48 MB filesystem holding the warehouse, filled up to a few MB; the build fails in one sentence,
-    the served warehouse answers, and once space is freed the next build succeeds."""
+    """For real: a 160 MB filesystem (room for the served warehouse and one build in progress) filled up to a few
+    MB; the build fails in one sentence, the served warehouse answers, and once space is freed the next build
+    succeeds."""
     mount = tmp_path / "small disk"
-    if not _mount_tmpfs(mount, "48m"):
+    if not _mount_tmpfs(mount, "160m"):
         pytest.skip("cannot mount a tmpfs here (needs root); the fault-injected test covers every step")
     try:
         warehouse = mount / "warehouse.duckdb"
