@@ -1,14 +1,21 @@
-"""How well the warehouse closes the acquisition loop on a generated sample (a measurement, not a test).
+"""How well the warehouse closes its loops on a generated sample (a measurement, not a test).
 
-Reads a raw folder made by `closedloop generate` (its truth.json plants the persons, traps and channel effects)
-and the warehouse `closedloop build` made from it, and prints:
+Reads a raw folder made by `closedloop generate` (its truth.json plants the persons, traps, channel effects,
+follow-up habits and repeat purchases) and the warehouse `closedloop build` made from it, and prints:
 
   identity      pairwise precision and recall of the persons found against the planted ones (all records;
                 leads; leads and contacts), duplicate leads found against planted, and each planted trap with
                 what the warehouse did with it (blocked or quarantined, persons it would have joined);
   attribution   per conversion type, each channel's share of the credited conversions and its rank under every
                 model, for the channels the generator plants effects on (直播: webinars raise conversion when on
-                the path; SEM: ad clicks only ever first).
+                the path; SEM: ad clicks only ever first);
+  followups     per entity and department: the planted recontacts (on time, late, none) against the warehouse's
+                follow-ups whose window has closed (done on time, done late, not done), and the on-time share of
+                fct_followup_timeliness against the department's planted probability;
+  forecast      the backtest's Brier score per method (pooled over month ends, company rows) and predicted against
+                actual bookings; this quarter's expected bookings and band;
+  repeat        the repeat-purchase backtest's totals (predicted against actual orders and revenue) and the planted
+                process.
 
     .venv/bin/python bench/loop_quality.py --raw /tmp/s1 --warehouse /tmp/s1w/wh.duckdb
     .venv/bin/python bench/loop_quality.py --raw /tmp/s1 --warehouse /tmp/s1w/wh.duckdb --json
@@ -75,6 +82,54 @@ def attribution(con: duckdb.DuckDBPyConnection) -> dict:
     return out
 
 
+def followups(con: duckdb.DuckDBPyConnection, truth: dict) -> dict:
+    planted = truth["followups"]["planted_recontacts"]
+    probability = truth["followups"]["on_time_planted"]
+    rows = con.execute("""
+        select entity_type, department_id,
+               count(*) filter (where is_done_on_time) as done_on_time,
+               count(*) filter (where is_on_time_calc and done_at is not null and not is_done_on_time) as done_late,
+               count(*) filter (where is_on_time_calc and done_at is null) as not_done
+        from marts.fct_followups group by all""").fetchall()
+    shares = dict(con.execute("""select department_id, on_time_share from marts.fct_followup_timeliness
+                                 where not is_all_departments""").fetchall())
+    out: dict = {"by_department": [], "status": dict(con.execute(
+        "select status, count(*) from marts.fct_followups group by 1 order by 1").fetchall())}
+    for entity, dept, on_time, late, none in sorted(rows, key=lambda r: (r[0], str(r[1]))):
+        number = str(dept or "").lstrip("D")
+        if number not in planted.get(entity, {}):
+            continue
+        out["by_department"].append({
+            "entity": entity, "department": dept, "planted": planted[entity][number],
+            "warehouse": {"on_time": on_time, "late": late, "none": none},
+            "planted_on_time_probability": probability.get(number),
+            "on_time_share": round(float(shares[dept]), 3) if shares.get(dept) is not None else None})
+    return out
+
+
+def forecast(con: duckdb.DuckDBPyConnection) -> dict:
+    scores = con.execute("""
+        select method, count(distinct month_end), sum(deals), sum(brier_score * deals) / sum(deals),
+               sum(predicted_bookings), sum(actual_bookings)
+        from marts.fct_forecast_backtest where department_id is null group by 1 order by 4""").fetchall()
+    quarter = con.execute("""select period_label, expected_bookings, p10, p90 from marts.fct_forecast_periods
+                             where department_id is null and period = 'quarter'""").fetchone()
+    return {"backtest": [{"method": m, "month_ends": n, "deals": int(d), "brier": round(b, 4),
+                          "predicted_bookings": round(p), "actual_bookings": round(a)}
+                         for m, n, d, b, p, a in scores],
+            "this_quarter": dict(zip(("period", "expected", "p10", "p90"), quarter, strict=True)) if quarter else None}
+
+
+def repeat(con: duckdb.DuckDBPyConnection, truth: dict) -> dict:
+    fitted_to, accounts, po, ao, pr, ar = con.execute("""
+        select max(fitted_to), count(*), sum(predicted_orders), sum(actual_orders), sum(predicted_revenue),
+               sum(actual_revenue) from marts.fct_customer_value_backtest""").fetchone()
+    planted = truth.get("repeat_purchase", {})
+    return {"fitted_to": str(fitted_to), "accounts": accounts, "predicted_orders": round(po, 1),
+            "actual_orders": int(ao), "predicted_revenue": round(pr), "actual_revenue": round(ar),
+            "planted": {k: planted.get(k) for k in ("mean_rate_per_week", "mean_dropout", "mean_order_value")}}
+
+
 def markdown(result: dict) -> str:
     lines = ["| records | precision | recall |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} |" for k, v in result["identity"]["pairwise"].items()]
@@ -87,6 +142,29 @@ def markdown(result: dict) -> str:
         for channel, models in channels.items():
             cells = [f"{models[m]['rank']} ({models[m]['share']:.0%})" if m in models else "–" for m in MODELS]
             lines.append(f"| {channel} | " + " | ".join(cells) + " |")
+    fu = result["followups"]
+    lines += ["", "**follow-ups**: statuses " + ", ".join(f"{k} {v:,}" for k, v in fu["status"].items()), "",
+              "| entity | department | planted on time / late / none | warehouse on time / late / not done "
+              "| planted P(on time) | on-time share |", "|---|---|---|---|---:|---:|"]
+    for row in fu["by_department"]:
+        p, w = row["planted"], row["warehouse"]
+        share = f"{row['on_time_share']:.1%}" if row["on_time_share"] is not None else "–"
+        lines.append(f"| {row['entity']} | {row['department']} | {p['on_time']} / {p['late']} / {p['none']} "
+                     f"| {w['on_time']} / {w['late']} / {w['none']} | {row['planted_on_time_probability']} "
+                     f"| {share} |")
+    lines += ["", "**forecast backtest** (company, pooled over month ends)", "",
+              "| method | month ends | deal forecasts | Brier | predicted bookings | actual bookings |",
+              "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {b['method']} | {b['month_ends']} | {b['deals']:,} | {b['brier']:.4f} | "
+              f"{b['predicted_bookings']:,} | {b['actual_bookings']:,} |" for b in result["forecast"]["backtest"]]
+    q = result["forecast"]["this_quarter"]
+    if q:
+        lines += ["", f"This quarter ({q['period']}): expected {q['expected']:,.0f}, P10–P90 {q['p10']:,.0f} – "
+                  f"{q['p90']:,.0f}."]
+    r = result["repeat"]
+    lines += ["", f"**repeat purchases**: fitted to {r['fitted_to']} on {r['accounts']:,} accounts; predicted "
+              f"{r['predicted_orders']:,} repeat order days against {r['actual_orders']:,} actual, revenue "
+              f"{r['predicted_revenue']:,} against {r['actual_revenue']:,}."]
     return "\n".join(lines)
 
 
@@ -101,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     truth = json.loads((args.raw / "truth.json").read_text(encoding="utf-8"))
     con = duckdb.connect(str(args.warehouse), read_only=True)
     try:
-        result = {"identity": identity(args.raw, con, truth), "attribution": attribution(con)}
+        result = {"identity": identity(args.raw, con, truth), "attribution": attribution(con),
+                  "followups": followups(con, truth), "forecast": forecast(con), "repeat": repeat(con, truth)}
     finally:
         con.close()
     print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else markdown(result))
