@@ -308,7 +308,7 @@ def markdown(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1, help="1 ≈ 10k leads, 243k raw rows; 1000 ≈ 10M leads")
+    ap.add_argument("--scale", type=float, default=1, help="1 ≈ 10k leads, 258k raw rows; 1000 ≈ 10M leads")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", type=Path, help="scratch folder (emptied first); result.json is written there")
     ap.add_argument("--loads", type=int, default=20, help="cold loads per dashboard page (default 20)")

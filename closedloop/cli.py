@@ -197,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
                        description="Write every raw table of the input contract for a believable Chinese B2B "
                                    "company, plus truth.json with the figures planted in it. Same seed, same bytes.")
     g.add_argument("--scale", type=float, default=1.0,
-                   help="size, linear: 1 = 10,000 leads, ~4,500 opportunities, ~51,000 touches, ~248,000 rows in "
+                   help="size, linear: 1 = 10,000 leads, ~4,500 opportunities, ~54,000 touches, ~258,000 rows in "
                         "all (default 1)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     g.add_argument("--out", required=True, help="folder to write crm/, campaign/, service/ and truth.json into")

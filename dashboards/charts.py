@@ -303,17 +303,22 @@ def band_bars(df: pd.DataFrame, cat: str, value: str, low: str, high: str, cat_t
     return _finish(alt.layer(bar, band, ticks), rows_height(len(df), 34, 80), present)
 
 
-def reliability(df: pd.DataFrame, series_title: str, x_title: str, y_title: str, present: bool = False
-                ) -> alt.Chart:
+def reliability(df: pd.DataFrame, series_title: str, x_title: str, y_title: str, present: bool = False,
+                order: list[str] | None = None) -> alt.Chart:
     """Observed share against mean probability per bin, one line per method, with the diagonal of perfect
-    calibration; point size = cases in the bin."""
+    calibration; point size = cases in the bin. `order`: the series, the one to look at first (drawn blue)."""
     diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
         color=GREY, strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
     tip = [alt.Tooltip("series:N", title=series_title), alt.Tooltip("predicted_mean:Q", format=".1%", title=x_title),
            alt.Tooltip("observed_rate:Q", format=".1%", title=y_title), alt.Tooltip("n:Q", format=",")]
-    lines_ = alt.Chart(df).mark_line(point=True).encode(
+    base = alt.Chart(df).encode(
         x=alt.X("predicted_mean:Q", title=x_title, scale=alt.Scale(domain=[0, 1]), axis=pct_axis(x_title)),
         y=alt.Y("observed_rate:Q", title=y_title, scale=alt.Scale(domain=[0, 1]), axis=pct_axis(y_title)),
-        color=alt.Color("series:N", title=None), size=alt.Size("n:Q", legend=None), tooltip=tip)
-    return _finish(alt.layer(diagonal, lines_), 320, present)
+        color=alt.Color("series:N", title=None, sort=order,
+                        scale=alt.Scale(domain=order, range=[BLUE, ORANGE, GREY][: len(order)]) if order else
+                        alt.Undefined), tooltip=tip)
+    # a line cannot change its width point by point (Vega-Lite then draws nothing): thin lines, sized points
+    lines_ = base.mark_line(strokeWidth=1.5)
+    points = base.mark_circle(opacity=0.85).encode(size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[20, 400])))
+    return _finish(alt.layer(diagonal, lines_, points), 320, present)
 

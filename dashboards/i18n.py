@@ -648,6 +648,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fc_target": ("目标", "Target"),
     "fc_no_target": ("未设目标：在 seeds/targets.csv 填写部门 × 期间 × 金额即可显示覆盖率。",
                      "No target set: fill seeds/targets.csv (department × period × amount) to see coverage."),
+    "fc_repeat": ("老客户复购（未来 12 个月）", "Customers buying again (next 12 months)"),
+    "fc_repeat_caption": ("没有订阅的客户按其下单历史（BG/NBD 与 Gamma–Gamma 模型）预计的复购；不在任何商机里，"
+                          "所以不在上面的预计成交额中。客户明细与回测见「生命周期价值」页。",
+                          "What customers without a subscription are expected to buy again, from their order "
+                          "history (BG/NBD and Gamma–Gamma); no open deal carries it, so it is not in the expected "
+                          "bookings above. The accounts and the backtest are on the Lifecycle value page."),
     "fc_movers": ("影响最大的商机", "Deals that move it most"),
     "fc_movers_caption": ("按 金额 × 本季度赢单概率 排序。", "Sorted by amount × probability of winning this quarter."),
     "fc_deal": ("商机", "Deal"),
@@ -669,6 +675,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fc_method_closed_only": ("仅已结商机赢率", "Closed-only win rate"),
     "fc_brier": ("Brier 分数", "Brier score"),
     "fc_brier_better": ("比{method}低 {pct}", "{pct} lower than {method}"),
+    "fc_brier_worse": ("比{method}高 {pct}", "{pct} higher than {method}"),
+    "fc_brier_same": ("与{method}相当（相差不到 0.1%）", "about the same as {method} (within 0.1%)"),
     "fc_predicted": ("预测成交额", "Predicted bookings"),
     "fc_actual": ("实际成交额", "Actual bookings"),
     "fc_deals_scored": ("评分商机数", "Deals scored"),

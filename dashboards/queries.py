@@ -1558,8 +1558,11 @@ def forecast_reliability() -> pd.DataFrame:
         from marts.fct_forecast_reliability
         order by method, bin""")
 
+
+# ---------------------------------------------------------------------------------------------------------------
 # Follow-ups (fct_followups, fct_followup_timeliness, fct_feedback_reasons)
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def _followup_filter(p: P, scope: Scope) -> str:
     return _in(p, "f.department_id", "d", scope.departments)

@@ -352,7 +352,15 @@ def test_sem_ad_clicks_only_open_journeys(sample: dict) -> None:
     ads = t[t["touch_type"] == "ad_click"]
     assert (ads["channel"] == "SEM").all() and len(ads) > 0
     first = t.groupby("person").head(1)
-    assert set(ads["touch_id"]) <= set(first["touch_id"])  # every click is its person's first touch
+    # every click is its person's first touch; the only exception is a person whose earlier, disqualified lead was
+    # recontacted by a marketing e-mail or webinar (the follow-up loop, planted after the journeys) before they
+    # came back through an ad: rare, and then the click still opens the new lead's journey
+    later = ads[~ads["touch_id"].isin(first["touch_id"])]
+    assert len(later) <= 0.002 * len(ads), len(later)
+    recontacts = sample["touches"].set_index("touch_id").loc[first["touch_id"]]
+    recontacted = set(first.loc[(recontacts["touch_type"].isin(["email_open", "webinar_attend"])
+                                 & recontacts["lead_id"].notna()).to_numpy(), "person"])
+    assert set(later["person"]) <= recontacted, later
     conv = leads[leads["conv"].notna()]
     paths = _paths(t, conv.assign(key=conv["lead_id"], end=conv["conv"])[["key", "person", "end"]], 90)
     first_sem = (paths.groupby("key")["channel"].first() == "SEM").mean()

@@ -1,6 +1,7 @@
 """Forecast: this period's expected bookings with their P10–P90 band per department, the open deals that move it
-most, and how right past forecasts were (backtest Brier scores against two baselines, reliability) —
-fct_forecast, fct_forecast_periods, fct_forecast_backtest, fct_forecast_reliability."""
+most, what customers without a subscription are expected to buy again, and how right past forecasts were
+(backtest Brier scores against two baselines, reliability) — fct_forecast, fct_forecast_periods,
+fct_customer_predicted_value, fct_forecast_backtest, fct_forecast_reliability."""
 
 from __future__ import annotations
 
@@ -60,6 +61,19 @@ with ui.section(t("fc_bookings"), metrics=("forecast-bookings", "forecast-win-pr
                       "p90": "money", "open_pipeline": "money", "target_amount": "money", "coverage": "%.2f"},
                      key="fc_band_table")
 
+with ui.section(t("fc_repeat"), t("fc_repeat_caption"), metrics=("predicted-12-month-value",)):
+    # the other half of "predictable": what customers without a subscription are expected to buy again, which no
+    # open deal carries (Lifecycle value page: the accounts and the backtest)
+    repeat = q.predicted_value_summary(c.scope)
+    if repeat.empty or not repeat.accounts.iloc[0]:
+        ui.no_data(t("fc_repeat"))
+    else:
+        row = repeat.iloc[0]
+        a, b, d = st.columns(3)
+        a.metric(t("predicted_total"), t.money(row.predicted_value_12m))
+        b.metric(t("predicted_orders"), t.num(row.expected_orders_12m, 0))
+        d.metric(t("repeat_accounts"), t.int(row.accounts))
+
 with ui.section(t("fc_movers"), t("fc_movers_caption"), metrics=("forecast-win-probability",)):
     deals = q.forecast_top_deals(c.scope)
     if deals.empty:
@@ -91,11 +105,14 @@ with ui.section(t("fc_how_right"), metrics=("forecast-backtest",)):
             r = scores.loc[method]
             delta = None
             if method == "model":
-                better = [(m, scores.loc[m].brier_score) for m in METHODS[1:] if m in scores.index]
-                worst = min(better, key=lambda x: x[1]) if better else None
-                if worst is not None and worst[1]:
-                    delta = t("fc_brier_better", method=t(f"fc_method_{worst[0]}"),
-                              pct=t.pct(1 - r.brier_score / worst[1]))
+                baselines = [(m, scores.loc[m].brier_score) for m in METHODS[1:] if m in scores.index]
+                best = min(baselines, key=lambda x: x[1]) if baselines else None
+                if best is not None and best[1]:
+                    # against the better baseline; a difference under 0.1% is no difference
+                    gain = 1 - r.brier_score / best[1]
+                    key = ("fc_brier_better" if gain >= 0.001 else "fc_brier_worse" if gain <= -0.001
+                           else "fc_brier_same")
+                    delta = t(key, method=t(f"fc_method_{best[0]}"), pct=t.pct(abs(gain)))
             col.metric(f"{t('fc_brier')} · {t(f'fc_method_{method}')}", t.num(r.brier_score, 4), help=delta)
             if delta:
                 col.caption(delta)
@@ -115,7 +132,8 @@ with ui.section(t("fc_reliability"), metrics=("forecast-backtest",)):
         if c.selected_departments:
             ui.ignores(["department"], chart=True)
         rel = rel.assign(series=rel.method.map(lambda m: t(f"fc_method_{m}")))
-        ui.chart(ch.reliability(rel, t("fc_method"), t("fc_predicted_prob"), t("fc_observed"), present=c.present),
+        ui.chart(ch.reliability(rel, t("fc_method"), t("fc_predicted_prob"), t("fc_observed"), present=c.present,
+                                order=[t(f"fc_method_{m}") for m in METHODS]),
                  t("fc_reliability"), key="fc_reliability")
         with st.expander(t("drill")):
             ui.table(rel, t("fc_reliability"),
