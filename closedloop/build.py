@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from closedloop import PROJECT_DIR
+from closedloop import PROJECT_DIR, stopping
 from closedloop.landing import TableReport, land
 from closedloop.lock import build_lock
 from closedloop.paths import current_landing_dir, new_landing_dir, working_file_for
@@ -180,11 +180,18 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     with _dbt_environment(landing_dir, warehouse):
         try:
-            result = dbtRunner(callbacks=callbacks).invoke([*args, *common])
+            try:
+                result = dbtRunner(callbacks=callbacks).invoke([*args, *common])
+            except Exception:
+                stopping.raise_if_stopped()
+                raise
             if isinstance(result.exception, KeyboardInterrupt):
-                # Ctrl+C or closedloop.cli.Stopped (SIGTERM/SIGHUP) while dbt ran: dbt cancels its queries and hands
-                # the interrupt back as a result; it is an interrupt still, not "dbt could not run".
+                # Ctrl+C or closedloop.stopping.Stopped (SIGTERM/SIGHUP) while dbt ran: dbt cancels its queries and
+                # hands the interrupt back as a result; it is an interrupt still, not "dbt could not run".
                 raise result.exception
+            # ... or, when a node was running in another thread, as that node's failure once dbt closed the
+            # connection under it ("Connection already closed"): the signal that came decides.
+            stopping.raise_if_stopped()
             return result
         finally:
             if printer is not None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import signal
 import sys
 import tempfile
 import traceback
 from pathlib import Path
 
-from closedloop import arguments
+from closedloop import arguments, stopping
 from closedloop.paths import ConfigError
 
 DESCRIPTION = """\
@@ -321,12 +320,12 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     if args.command != "serve":  # serve forwards its signals to Streamlit itself (closedloop.serve)
-        _stop_on_signals()
+        stopping.install()
     if args.command in ("build", "docs") and (problem := arguments.dbt_environment_problem()):
         return fail(problem)
     try:
         return args.func(args)
-    except Stopped as exc:
+    except stopping.Stopped as exc:
         return fail(f"{exc}.", 128 + exc.signum)
     except BuildLocked as exc:
         # EX_TEMPFAIL: not a failure of this build, try again at the next slot.
@@ -351,29 +350,6 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CLOSEDLOOP_DEBUG"):
             raise
         return fail(_unexpected(exc))
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP (a supervisor, a container stop, a closed terminal), raised in the main thread like Ctrl+C,
-    so that everything a command cleans up on an interrupt is cleaned up: a build removes its working file and its
-    landing and records itself as failed, dbt cancels its queries. Python's default for these signals is to die on
-    the spot, which left `.building/` and a landing behind and said nothing."""
-
-    def __init__(self, signum: int):
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
-        self.signum = signum
-
-
-def _stop_on_signals() -> None:
-    def stop(signum, _frame):
-        # Once: a second signal while cleaning up must not cut the cleanup short (SIGKILL still ends it at once).
-        for s in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, signal.SIG_IGN)
-        raise Stopped(signum)
-
-    for s in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(s) is not signal.SIG_IGN:  # nohup'd: keep ignoring SIGHUP, as asked
-            signal.signal(s, stop)
 
 
 def printable(text: str) -> str:
