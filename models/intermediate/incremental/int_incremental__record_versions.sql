@@ -8,7 +8,7 @@ with current_rows as (
     select
         'lead' as record_type,
         lead_id as record_id,
-        cast(null as varchar) as linked_id,
+        cast(null as string) as linked_id,
         {{ record_fingerprint(['lead_id', 'created_at', 'channel', 'status', 'campaign_id', 'company_name', 'contact_name',
                           'email', 'phone', 'wechat_openid', 'industry', 'region', 'owner_user_id',
                           'referrer_account_id', 'converted_at', 'converted_account_id', 'converted_opportunity_id',
@@ -20,7 +20,7 @@ with current_rows as (
     select
         'opportunity',
         opportunity_id,
-        cast(null as varchar),
+        cast(null as string),
         {{ record_fingerprint(['opportunity_id', 'account_id', 'owner_user_id', 'created_at', 'amount', 'opportunity_type',
                           'stage', 'is_closed', 'is_won', 'opportunity_name', 'source_lead_id', 'close_date',
                           'loss_reason']) }}
@@ -43,7 +43,7 @@ with current_rows as (
     select
         'user',
         user_id,
-        cast(null as varchar),
+        cast(null as string),
         {{ record_fingerprint(['user_id', 'user_name', 'department_id', 'role', 'manager_user_id', 'hired_at', 'left_at']) }}
     from {{ ref('stg_crm__users') }}
 
@@ -74,9 +74,9 @@ previous_versions as (
     {%- else -%}
     -- the first build: every record is new
     select
-        cast(null as varchar) as record_type,
-        cast(null as varchar) as record_id,
-        cast(null as varchar) as linked_id,
+        cast(null as string) as record_type,
+        cast(null as string) as record_id,
+        cast(null as string) as linked_id,
         cast(null as ubigint) as fingerprint
     where false
     {%- endif %}

@@ -23,7 +23,7 @@ previous_marks as (
     select source_name, high_water_at from {{ this }}
     {%- else -%}
     -- the first build: there is no previous state, every row is new
-    select cast(null as varchar) as source_name, cast(null as timestamp) as high_water_at where false
+    select cast(null as string) as source_name, cast(null as timestamp) as high_water_at where false
     {%- endif %}
 
 ),

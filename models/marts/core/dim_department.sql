@@ -14,8 +14,8 @@ missing_departments as (
     select distinct
         users.department_id,
         users.department_id as department_name,
-        cast(null as varchar) as parent_department_id,
-        cast(null as varchar) as region
+        cast(null as string) as parent_department_id,
+        cast(null as string) as region
     from {{ ref('stg_crm__users') }} as users
     where users.department_id is not null
       and users.department_id not in (select department_id from departments where department_id is not null)

@@ -53,7 +53,7 @@ won_by_department as (
 
 won_company as (
 
-    select periods.period, cast(null as varchar) as department_id, sum(won_deals.amount) as won_to_date
+    select periods.period, cast(null as string) as department_id, sum(won_deals.amount) as won_to_date
     from periods
     cross join as_of
     inner join won_deals
@@ -82,7 +82,7 @@ pipeline_by_department as (
 
 pipeline_company as (
 
-    select cast(null as varchar) as department_id, sum(amount) as open_pipeline, count(*) as open_deals
+    select cast(null as string) as department_id, sum(amount) as open_pipeline, count(*) as open_deals
     from open_deals
 
 ),
@@ -107,8 +107,8 @@ grid as (
 targets as (
 
     select
-        nullif(trim(cast(department_id as varchar)), '') as department_id,
-        trim(cast(period as varchar)) as period_label,
+        nullif(trim(cast(department_id as string)), '') as department_id,
+        trim(cast(period as string)) as period_label,
         cast(amount as double) as target_amount
     from {{ ref('targets') }}
 
@@ -127,7 +127,7 @@ department_targets as (
 company_targets as (
 
     select
-        cast(null as varchar) as department_id,
+        cast(null as string) as department_id,
         period_label,
         coalesce(sum(case when department_id is null then target_amount end),
                  sum(case when department_id is not null then target_amount end)) as target_amount

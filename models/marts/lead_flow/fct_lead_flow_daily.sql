@@ -156,8 +156,8 @@ kept_spans as (
     group by department_id, channel
     {%- else -%}
     select
-        cast(null as varchar) as department_id,
-        cast(null as varchar) as channel,
+        cast(null as string) as department_id,
+        cast(null as string) as channel,
         cast(null as boolean) as is_company_row,
         cast(null as date) as first_date,
         cast(null as bigint) as kept_backlog

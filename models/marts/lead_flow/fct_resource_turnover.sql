@@ -289,7 +289,7 @@ group_rows as (
     select
         coalesce(rollups.month, active_reps.month) as month,
         coalesce(rollups.department_id, active_reps.department_id) as department_id,
-        cast(null as varchar) as user_id,
+        cast(null as string) as user_id,
         case when coalesce(rollups.is_company_row, active_reps.is_company_row) then 'company' else 'department' end as row_level,
         coalesce(rollups.holdings_start, 0) as holdings_start,
         coalesce(rollups.holdings_end, 0) as holdings_end,
@@ -350,9 +350,9 @@ final as (
 
     select
         month,
-        cast(department_id as varchar) as department_id,
-        cast(user_id as varchar) as user_id,
-        cast(row_level as varchar) as row_level,
+        cast(department_id as string) as department_id,
+        cast(user_id as string) as user_id,
+        cast(row_level as string) as row_level,
         cast(holdings_start as bigint) as holdings_start,
         cast(holdings_end as bigint) as holdings_end,
         cast(lead_holdings_end as bigint) as lead_holdings_end,
