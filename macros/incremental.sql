@@ -66,7 +66,7 @@
 
 {# A record's fingerprint: a 64-bit hash of its typed values (nulls included), cheaper than an md5 of their text. #}
 {% macro record_fingerprint(cols) -%}
-    hash({{ cols | join(', ') }})
+    {{ cl_hash(cols) }}
 {%- endmacro %}
 
 

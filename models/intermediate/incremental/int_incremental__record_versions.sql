@@ -57,7 +57,7 @@ current_versions as (
         record_type,
         record_id,
         min(linked_id) as linked_id,
-        case when count(*) = 1 then min(fingerprint) else hash(list(fingerprint order by fingerprint)) end
+        case when count(*) = 1 then min(fingerprint) else {{ cl_hash_agg_sorted('fingerprint') }} end
             as fingerprint
     from current_rows
     where record_id is not null

@@ -150,7 +150,7 @@ kept_spans as (
         channel,
         department_id is null as is_company_row,
         min(flow_date) as first_date,
-        arg_max(open_backlog, flow_date) as kept_backlog
+        {{ cl_arg_max('open_backlog', 'flow_date') }} as kept_backlog
     from {{ this }}
     where flow_date < (select cutoff_date from recount)
     group by department_id, channel
@@ -191,10 +191,7 @@ spine as (
         group_spans.channel,
         group_spans.is_company_row,
         group_spans.kept_backlog,
-        cast(unnest(generate_series(
-            cast({{ plausible_date('group_spans.first_date') }} as timestamp), cast(as_of.as_of_date as timestamp),
-            interval 1 day
-        )) as date) as flow_date
+        {{ cl_unnest_days(plausible_date('group_spans.first_date'), 'as_of.as_of_date', 'flow_date') }}
     from group_spans
     cross join as_of
 

@@ -57,7 +57,7 @@ responses as (
                        'timeline.first_assigned_at') }} as sla_due_at,
         case
             when timeline.first_assigned_at is not null and timeline.first_response_at is not null
-                then date_diff('second', timeline.first_assigned_at, timeline.first_response_at) / 3600.0
+                then {{ cl_seconds_between('timeline.first_assigned_at', 'timeline.first_response_at') }} / 3600.0
         end as response_hours,
         case
             when timeline.first_assigned_at is not null and timeline.first_response_at is not null

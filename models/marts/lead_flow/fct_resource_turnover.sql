@@ -148,13 +148,14 @@ idle_ends as (
 
 months as (
 
-    select cast(unnest(generate_series(
-        cast(date_trunc('month', {{ plausible_date('min(holdings.valid_from)') }}) as timestamp),
-        cast(max(as_of.as_of_month) as timestamp),
-        interval 1 month
-    )) as date) as month
-    from holdings
-    cross join as_of
+    select {{ cl_unnest_months('first_month', 'last_month', 'month') }}
+    from (
+        select
+            cast(date_trunc('month', {{ plausible_date('min(holdings.valid_from)') }}) as date) as first_month,
+            max(as_of.as_of_month) as last_month
+        from holdings
+        cross join as_of
+    ) as bounds
 
 ),
 
