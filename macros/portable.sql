@@ -310,3 +310,58 @@
     {%- endfor -%}
     ({{ out | join(' || ') }})
 {%- endmacro %}
+
+
+{# Lists (DuckDB) / arrays (Spark): a one-element list, appending, membership. #}
+{% macro cl_list_of(value) -%}
+    {{ return(adapter.dispatch('cl_list_of', 'closedloop')(value)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_list_of(value) -%}
+    [{{ value }}]
+{%- endmacro %}
+
+{% macro default__cl_list_of(value) -%}
+    array({{ value }})
+{%- endmacro %}
+
+{% macro cl_list_append(list_expr, value) -%}
+    {{ return(adapter.dispatch('cl_list_append', 'closedloop')(list_expr, value)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_list_append(list_expr, value) -%}
+    list_append({{ list_expr }}, {{ value }})
+{%- endmacro %}
+
+{% macro default__cl_list_append(list_expr, value) -%}
+    array_append({{ list_expr }}, {{ value }})
+{%- endmacro %}
+
+{% macro cl_list_contains(list_expr, value) -%}
+    {{ return(adapter.dispatch('cl_list_contains', 'closedloop')(list_expr, value)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_list_contains(list_expr, value) -%}
+    list_contains({{ list_expr }}, {{ value }})
+{%- endmacro %}
+
+{% macro default__cl_list_contains(list_expr, value) -%}
+    array_contains({{ list_expr }}, {{ value }})
+{%- endmacro %}
+
+
+{# An aggregate: the group's values of `value` joined by `separator` (a SQL string) in the order of `order_by` (one
+   column). dbt-spark's listagg ignores the order; collect_list has none of its own, so Spark sorts (order, value)
+   pairs first. #}
+{% macro cl_listagg(value, separator, order_by) -%}
+    {{ return(adapter.dispatch('cl_listagg', 'closedloop')(value, separator, order_by)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_listagg(value, separator, order_by) -%}
+    {{ dbt.listagg(value, separator, 'order by ' ~ order_by) }}
+{%- endmacro %}
+
+{% macro default__cl_listagg(value, separator, order_by) -%}
+    array_join(transform(array_sort(collect_list(named_struct('o', {{ order_by }}, 'v', {{ value }}))), x -> x.v),
+        {{ separator }})
+{%- endmacro %}

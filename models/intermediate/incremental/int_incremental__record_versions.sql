@@ -2,7 +2,7 @@
 -- lead → opportunity link, user), now and at the previous build. A record is changed when it is new, gone, or any
 -- contract column differs: an updated opportunity re-exported in a later file is caught whatever its dates say.
 -- Kept for removed records for one build (fingerprint null), so their rows are deleted downstream.
-{%- set previous = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) if execute else none %}
+{%- set previous = cl_previous_relation() %}
 with current_rows as (
 
     select
@@ -77,7 +77,7 @@ previous_versions as (
         cast(null as string) as record_type,
         cast(null as string) as record_id,
         cast(null as string) as linked_id,
-        cast(null as ubigint) as fingerprint
+        cast(null as {{ cl_hash_type() }}) as fingerprint
     where false
     {%- endif %}
 
