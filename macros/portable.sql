@@ -105,7 +105,8 @@
 {%- endmacro %}
 
 {% macro default__cl_unnest_range(count, name) -%}
-    explode(filter(sequence(0, greatest(({{ count }}) - 1, 0)), i -> i < ({{ count }}))) as {{ name }}
+    explode(filter(sequence(cast(0 as bigint), cast(greatest(({{ count }}) - 1, 0) as bigint)), i -> i < ({{ count }})))
+        as {{ name }}
 {%- endmacro %}
 
 
@@ -364,4 +365,36 @@
 {% macro default__cl_listagg(value, separator, order_by) -%}
     array_join(transform(array_sort(collect_list(named_struct('o', {{ order_by }}, 'v', {{ value }}))), x -> x.v),
         {{ separator }})
+{%- endmacro %}
+
+
+{# Complete months from date `start_date` to a later date `end_date` (DuckDB's date_sub('month', …): a month is
+   complete on the same day of a later month, or on that month's last day when it is shorter). #}
+{% macro cl_complete_months(start_date, end_date) -%}
+    {{ return(adapter.dispatch('cl_complete_months', 'closedloop')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_complete_months(start_date, end_date) -%}
+    date_sub('month', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+{% macro default__cl_complete_months(start_date, end_date) -%}
+    ((year({{ end_date }}) - year({{ start_date }})) * 12 + month({{ end_date }}) - month({{ start_date }})
+     - case when day({{ end_date }}) < day({{ start_date }}) and {{ end_date }} <> last_day({{ end_date }})
+            then 1 else 0 end)
+{%- endmacro %}
+
+
+{# A window's first or last non-null value of `expr` (written `first_value(x ignore nulls)` in DuckDB, with a flag
+   in Spark). The OVER clause follows the macro. #}
+{% macro cl_first_value_ignore_nulls(expr) -%}
+    {{ return(adapter.dispatch('cl_first_value_ignore_nulls', 'closedloop')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_first_value_ignore_nulls(expr) -%}
+    first_value({{ expr }} ignore nulls)
+{%- endmacro %}
+
+{% macro default__cl_first_value_ignore_nulls(expr) -%}
+    first_value({{ expr }}, true)
 {%- endmacro %}

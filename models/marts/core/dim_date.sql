@@ -38,7 +38,7 @@ bounds as (
 
 spine as (
 
-    {{ date_spine('(select start_date from bounds)', '(select end_date from bounds)') }}
+    {{ date_spine('start_date', 'end_date', 'bounds') }}
 
 ),
 
