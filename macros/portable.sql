@@ -398,3 +398,18 @@
 {% macro default__cl_first_value_ignore_nulls(expr) -%}
     first_value({{ expr }}, true)
 {%- endmacro %}
+
+
+{# A window's product of `expr` (nulls skipped), the window given by name: `cl_product_over('rate', 'w')`. DuckDB
+   has a product aggregate; Spark multiplies the window's list in its order. #}
+{% macro cl_product_over(expr, window) -%}
+    {{ return(adapter.dispatch('cl_product_over', 'closedloop')(expr, window)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_product_over(expr, window) -%}
+    product({{ expr }}) over {{ window }}
+{%- endmacro %}
+
+{% macro default__cl_product_over(expr, window) -%}
+    aggregate(collect_list(cast({{ expr }} as double)) over {{ window }}, cast(1 as double), (acc, v) -> acc * v)
+{%- endmacro %}
