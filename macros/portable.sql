@@ -182,7 +182,7 @@
 {%- endmacro %}
 
 {% macro default__cl_epoch_seconds(ts) -%}
-    (unix_micros(to_timestamp_ltz(cast({{ ts }} as timestamp_ntz))) / 1000000.0)
+    (unix_micros(to_timestamp_ltz(cast({{ ts }} as timestamp_ntz))) / cast(1000000 as double))
 {%- endmacro %}
 
 
