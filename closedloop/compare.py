@@ -85,8 +85,17 @@ def compare_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, toler
     found = cur.fetchall()
     if not found and not problem:
         return None
-    names = ["side"] + [f"left.{c}" for c in [*left_cols, "_cl_n"]] + [f"right.{c}" for c in [*right_cols, "_cl_n"]]
-    rows = [{k: v for k, v in zip(names, row, strict=True) if not k.endswith("_cl_n")} for row in found[: limit * 2]]
+    cols = list(left_cols)
+    rows = []
+    for row in found[: limit * 2]:
+        side, left, right = row[0], row[1: len(cols) + 1], row[len(cols) + 2: 2 * len(cols) + 2]
+        if side == "differs":
+            shown = {"side": side, **{c: v for c, v in zip(keys, [left[cols.index(k)] for k in keys], strict=True)}}
+            shown.update({f"{c} (left, right)": (a, b) for c, a, b in zip(cols, left, right, strict=True)
+                          if c in floats and a != b})
+        else:
+            shown = {"side": side, **dict(zip(cols, left if side == "only left" else right, strict=True))}
+        rows.append(shown)
     return TableDifference(name, problem or f"{len(found)}+ rows differ", rows)
 
 

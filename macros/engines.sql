@@ -83,3 +83,49 @@
 {% macro default__cl_hash_type() -%}
     bigint
 {%- endmacro %}
+
+
+{# Seeds on Spark. dbt-spark's session cursor binds every value as `'{value}'` (dbt-spark session.py, _fix_binding):
+   an empty CSV cell lands as the text 'None' (stages.exit_criteria) and a quote would break the statement. This
+   writes each value as a literal instead: null, a number, true/false, or an escaped string. #}
+{% macro spark__load_csv_rows(model, agate_table) %}
+    {%- set batch_size = get_batch_size() -%}
+    {%- set column_override = model['config'].get('column_types', {}) -%}
+    {%- set statements = [] -%}
+    {%- for chunk in agate_table.rows | batch(batch_size) -%}
+        {%- set sql -%}
+            insert into {{ this.render() }} values
+            {% for row in chunk -%}
+                ({%- for col_name in agate_table.column_names -%}
+                    {%- set type = column_override.get(col_name, adapter.convert_type(agate_table, loop.index0)) -%}
+                    {%- set value = row[loop.index0] -%}
+                    cast({% if value is none %}null{% elif value is sameas true %}true{% elif value is sameas false %}false{% elif value is number %}{{ value }}{% else %}{{ cl_string_literal(value) }}{% endif %} as {{ type }})
+                    {%- if not loop.last %}, {% endif -%}
+                {%- endfor -%})
+                {%- if not loop.last %},{% endif %}
+            {% endfor %}
+        {%- endset -%}
+        {%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+        {%- if loop.index0 == 0 -%}
+            {%- do statements.append(sql) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(statements[0]) }}
+{% endmacro %}
+
+
+{# dbt's cross-database dateadd/datediff as Spark 4 runs them for this project. dbt-spark's own go through
+   to_unix_timestamp/to_timestamp and come out null with spark.sql.timestampType=TIMESTAMP_NTZ (profiles.yml:
+   timestamps are business time without a zone, as in DuckDB). As dbt-duckdb's, dateadd returns a timestamp, and
+   datediff counts the day boundaries crossed (dates), or whole units between timestamps for smaller parts. #}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart | upper }}, {{ interval }}, cast({{ from_date_or_timestamp }} as timestamp))
+{%- endmacro %}
+
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    {%- if datepart | lower == 'day' -%}
+        datediff(cast({{ second_date }} as date), cast({{ first_date }} as date))
+    {%- else -%}
+        timestampdiff({{ datepart | upper }}, cast({{ first_date }} as timestamp), cast({{ second_date }} as timestamp))
+    {%- endif -%}
+{%- endmacro %}

@@ -413,3 +413,19 @@
 {% macro default__cl_product_over(expr, window) -%}
     aggregate(collect_list(cast({{ expr }} as double)) over {{ window }}, cast(1 as double), (acc, v) -> acc * v)
 {%- endmacro %}
+
+
+{# A number literal read as a double. DuckDB reads `1.0` as a decimal but divides and averages decimals in double
+   precision; Spark keeps decimals decimal, so `avg(case … then 1.0 else 0.0 end)` is rounded to 5 places there and
+   `x / 10.0` stays a decimal. DuckDB keeps the literal as written (its marts unchanged). #}
+{% macro cl_double_literal(text) -%}
+    {{ return(adapter.dispatch('cl_double_literal', 'closedloop')(text)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_double_literal(text) -%}
+    {{ text }}
+{%- endmacro %}
+
+{% macro default__cl_double_literal(text) -%}
+    cast({{ text }} as double)
+{%- endmacro %}

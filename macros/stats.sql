@@ -36,7 +36,7 @@
         (({{ k1 }})::double / ({{ n1 }}) - ({{ k2 }})::double / ({{ n2 }}))
         / sqrt((({{ k1 }} + {{ k2 }})::double / ({{ n1 }} + {{ n2 }}))
                * (1 - ({{ k1 }} + {{ k2 }})::double / ({{ n1 }} + {{ n2 }}))
-               * (1.0 / ({{ n1 }}) + 1.0 / ({{ n2 }}))) end
+               * ({{ cl_double_literal('1.0') }} / ({{ n1 }}) + {{ cl_double_literal('1.0') }} / ({{ n2 }}))) end
 {%- endmacro %}
 
 {# docs/metrics.md#significance: a two-proportion test at 95%; "too_few" when any expected success or failure count

@@ -367,7 +367,7 @@ final as (
         cast(transferred_out as bigint) as transferred_out,
         cast(idle_holdings as bigint) as idle_holdings,
         cast(active_reps as bigint) as active_reps,
-        {{ safe_ratio('converted + released', '(holdings_start + holdings_end) / 2.0') }} as turnover_rate,
+        {{ safe_ratio('converted + released', '(holdings_start + holdings_end) / ' ~ cl_double_literal('2.0')) }} as turnover_rate,
         case when row_level <> 'user' then {{ safe_ratio('holdings_end', 'active_reps') }} end as holdings_per_rep
     from all_rows
 
