@@ -429,3 +429,18 @@
 {% macro default__cl_double_literal(text) -%}
     cast({{ text }} as double)
 {%- endmacro %}
+
+
+{# A date or timestamp before every other (`type`: date or timestamp). DuckDB has -infinity; Spark casts it to
+   null, so it gets the first day of year 1. #}
+{% macro cl_minus_infinity(type) -%}
+    {{ return(adapter.dispatch('cl_minus_infinity', 'closedloop')(type)) }}
+{%- endmacro %}
+
+{% macro duckdb__cl_minus_infinity(type) -%}
+    cast('-infinity' as {{ type }})
+{%- endmacro %}
+
+{% macro default__cl_minus_infinity(type) -%}
+    cast('0001-01-01' as {{ type }})
+{%- endmacro %}

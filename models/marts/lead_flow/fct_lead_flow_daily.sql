@@ -50,7 +50,7 @@ recount as (
     {% if is_incremental_run() -%}
     {{ incremental_lead_flow_cutoff() }} /* closedloop: incremental, affected keys only */
     {%- else -%}
-    select cast('-infinity' as date) as cutoff_date
+    select {{ cl_minus_infinity('date') }} as cutoff_date
     {%- endif %}
 
 ),
