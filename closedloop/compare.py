@@ -1,7 +1,7 @@
 """Two warehouses' tables compared table by table (issue 16: DuckDB's marts against Spark's, docs/scaling-out.md).
 
-Two tables are equal when they have the same columns and the same rows: every column but the floating-point ones is
-a key and must match exactly (counts, ids, dates, texts, decimals), and the floating-point ones (rates, shares,
+Two tables are equal when they have the same columns, of the same types, and the same rows: every column but the
+floating-point ones is a key and must match exactly (counts, ids, dates, texts, decimals), and the floating-point ones (rates, shares,
 money computed in doubles) may differ by `tolerance` relative to their size (at least 1: absolute below 1). Rows are
 matched on the key columns and, among rows with equal keys, in the order of their float columns, so a duplicate row
 must be duplicated on both sides. A differing table is reported with its first differing rows.
@@ -55,6 +55,10 @@ def compare_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, toler
     right_cols = _columns(con, "rhs", schema, table)
     if list(left_cols) != list(right_cols):
         return TableDifference(name, f"columns differ: {list(left_cols)} against {list(right_cols)}")
+    typed = {c: (t, right_cols[c]) for c, t in left_cols.items() if t != right_cols[c]}
+    if typed:
+        listed = ", ".join(f"{c} {a} against {b}" for c, (a, b) in typed.items())
+        return TableDifference(name, f"types differ: {listed}")
     floats = [c for c, t in left_cols.items() if t in FLOAT_TYPES or right_cols[c] in FLOAT_TYPES]
     keys = [c for c in left_cols if c not in floats]
     rel_l = f"lhs.{ident(schema)}.{ident(table)}"

@@ -145,7 +145,7 @@ final as (
         cast(periods.period_start as date) as period_start,
         cast(periods.period_end as date) as period_end,
         grid.department_id,
-        coalesce(won.won_to_date, 0) as won_to_date,
+        cast(coalesce(won.won_to_date, 0) as decimal(38, 2)) as won_to_date,
         coalesce(won.won_to_date, 0) + coalesce(bands.expected_open_bookings, 0) as expected_bookings,
         coalesce(won.won_to_date, 0) + coalesce(bands.open_p10, 0) as p10,
         coalesce(won.won_to_date, 0) + coalesce(bands.open_p50, 0) as p50,
