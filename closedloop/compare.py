@@ -1,10 +1,11 @@
 """Two warehouses' tables compared table by table (issue 16: DuckDB's marts against Spark's, docs/scaling-out.md).
 
 Two tables are equal when they have the same columns, of the same types, and the same rows: every column but the
-floating-point ones is a key and must match exactly (counts, ids, dates, texts, decimals), and the floating-point ones (rates, shares,
-money computed in doubles) may differ by `tolerance` relative to their size (at least 1: absolute below 1). Rows are
-matched on the key columns and, among rows with equal keys, in the order of their float columns, so a duplicate row
-must be duplicated on both sides. A differing table is reported with its first differing rows.
+floating-point ones is a key and must match exactly (counts, ids, dates, texts, decimals), and the floating-point
+ones (rates, shares, money computed in doubles) may differ by `tolerance` relative to their size (at least 1:
+absolute below 1). Rows are matched on the key columns and, among rows with equal keys, in the order of their float
+columns, so a duplicate row must be duplicated on both sides. A differing table is reported with its first
+differing rows.
 """
 
 from __future__ import annotations
