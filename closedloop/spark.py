@@ -70,7 +70,7 @@ def copy_tables_to_duckdb(duckdb_path: Path, schemas: tuple[str, ...] = ("marts"
                 continue
             con.execute(f"create schema if not exists {ident(schema)}")
             for table in spark.catalog.listTables(schema):
-                if table.isTemporary or (tables is not None and table.name not in tables):
+                if table.isTemporary or table.tableType == "VIEW" or (tables is not None and table.name not in tables):
                     continue
                 arrow = spark.table(f"`{schema}`.`{table.name}`").toArrow()  # noqa: F841 - read by DuckDB below
                 con.execute(f"create or replace table {ident(schema)}.{ident(table.name)} as select * from arrow")
@@ -78,6 +78,59 @@ def copy_tables_to_duckdb(duckdb_path: Path, schemas: tuple[str, ...] = ("marts"
     finally:
         con.close()
     return copied
+
+
+def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) -> None:
+    """`closedloop build --engine spark`: dbt builds the seeds and models (selector `closedloop_spark`) on the Spark
+    target (CLOSEDLOOP_SPARK_TARGET, default spark_local) over `landing_dir`, in full, then the intermediate and marts
+    tables are copied into the DuckDB working file. Spark's metastore and tables live beside the working file
+    (`.building/spark`, removed with it); raises BuildError naming the failing nodes."""
+    import json
+    import os
+    import shutil
+
+    from closedloop.build import BuildError, _failure_paragraph, run_dbt
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise BuildError("--engine spark needs the `spark` extra (pip install -e '.[spark]') and Java 17 "
+                         "(make spark-venv): docs/scaling-out.md") from exc
+    enable_session_python_models()
+    spark_dir = working.parent / "spark"
+    shutil.rmtree(spark_dir, ignore_errors=True)
+    spark_dir.mkdir(parents=True)
+    target = os.environ.get("CLOSEDLOOP_SPARK_TARGET", "spark_local")
+    args = ["build", "--selector", "closedloop_spark", "--full-refresh", "--target", target]
+    if vars_:
+        args += ["--vars", json.dumps(vars_)]
+    saved = os.environ.get("CLOSEDLOOP_SPARK_DIR")
+    os.environ["CLOSEDLOOP_SPARK_DIR"] = str(spark_dir)
+    try:
+        result = run_dbt(args, landing_dir, working, out=out, target_path=working.parent / "target-spark")
+        if not result.success:
+            raise BuildError(f"On Spark: {_failure_paragraph(result)} The served warehouse was left unchanged.")
+        copied = copy_tables_to_duckdb(working, ("intermediate", "marts"))
+        print(f"Copied {len(copied)} tables from Spark into the working warehouse", file=out, flush=True)
+    finally:
+        if saved is None:
+            os.environ.pop("CLOSEDLOOP_SPARK_DIR", None)
+        else:
+            os.environ["CLOSEDLOOP_SPARK_DIR"] = saved
+        _stop_session()
+        # Spark's tables were copied; its metastore and files are no use to the next build.
+        shutil.rmtree(spark_dir, ignore_errors=True)
+
+
+def _stop_session() -> None:
+    """Stop this process's SparkSession (its memory is the DuckDB build's next)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
