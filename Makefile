@@ -12,7 +12,7 @@ PORT     ?= 8501
 RAW      := $(DATA)/raw
 WAREHOUSE := $(DATA)/warehouse.duckdb
 
-.PHONY: demo test test-fast lint venv clean docs chromium spark-java spark-venv
+.PHONY: demo test test-fast test-spark lint venv clean docs chromium spark-java spark-venv
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -65,6 +65,11 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(PYTEST) -m "not browser and not slow"
+
+# Issue 16: the scale-0.1 sample built on DuckDB and on Spark local, every mart compared (docs/scaling-out.md).
+test-spark: spark-venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m spark tests/test_spark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
