@@ -107,6 +107,13 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
     saved = os.environ.get("CLOSEDLOOP_SPARK_DIR")
     os.environ["CLOSEDLOOP_SPARK_DIR"] = str(spark_dir)
     try:
+        # The landed Parquet as Spark tables (macros/engines.sql), then the models.
+        register = ["run-operation", "cl_register_sources", "--target", target]
+        if vars_:
+            register += ["--vars", json.dumps(vars_)]
+        result = run_dbt(register, landing_dir, working, out=None, target_path=working.parent / "target-spark")
+        if not result.success:
+            raise BuildError(f"On Spark: the landed Parquet could not be registered: {result.exception or ''}")
         result = run_dbt(args, landing_dir, working, out=out, target_path=working.parent / "target-spark")
         if not result.success:
             raise BuildError(f"On Spark: {_failure_paragraph(result)} The served warehouse was left unchanged.")
@@ -133,8 +140,25 @@ def _stop_session() -> None:
         session.stop()
 
 
+# Flags of a dbt command that the registering run-operation takes too (each with its value).
+_SHARED_FLAGS = {"--project-dir", "--profiles-dir", "--target", "--target-path", "--log-path", "--vars", "--profile"}
+
+
+def _shared_flags(args: list[str]) -> list[str]:
+    """The `_SHARED_FLAGS` of a dbt command line, each with its value."""
+    out, i = [], 1
+    while i < len(args):
+        if args[i] in _SHARED_FLAGS and i + 1 < len(args):
+            out += args[i: i + 2]
+            i += 2
+        else:
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """dbt's command line with session Python models enabled: `python -m closedloop.spark build --target …`.
+    """dbt's command line with session Python models enabled: `python -m closedloop.spark build --target …`; before
+    build/run/seed/test/compile it registers the landed Parquet (`run-operation cl_register_sources`).
     `--copy-to FILE.duckdb` (first) copies the marts into a DuckDB file afterwards, in the same SparkSession."""
     from dbt.cli.main import dbtRunner
 
@@ -143,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--copy-to"]:
         copy_to, args = Path(args[1]), args[2:]
     enable_session_python_models()
+    if args[:1] in (["build"], ["run"], ["seed"], ["test"], ["compile"]):
+        # the landed Parquet as Spark tables first (macros/engines.sql), with the same project, profile and target
+        registered = dbtRunner().invoke(["run-operation", "cl_register_sources", *_shared_flags(args)])
+        if not registered.success:
+            return 1
     result = dbtRunner().invoke(args)
     if copy_to is not None:
         copied = copy_tables_to_duckdb(copy_to, ("marts",))

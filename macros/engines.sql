@@ -1,7 +1,9 @@
 {# Reading the landed Parquet on each engine (docs/scaling-out.md). DuckDB reads every source in place through its
-   `meta.external_location` (models/staging/_sources.yml, dbt-duckdb). Spark has no such hook: an on-run-start hook
-   (`cl_register_sources`, dbt_project.yml) creates each source's schema and an external Parquet table over the
-   landed file, so `source('crm', 'leads')` is `crm.leads` there. The folder Spark reads is var
+   `meta.external_location` (models/staging/_sources.yml, dbt-duckdb). Spark has no such hook: the operation
+   `cl_register_sources` (`dbt run-operation cl_register_sources --target spark_local`, run by `closedloop build
+   --engine spark` before the models) creates each source's schema and an external Parquet table over the landed
+   file, so `source('crm', 'leads')` is `crm.leads` there. Not an on-run-start hook: a hook is a node of every
+   DuckDB build too. The folder Spark reads is var
    `spark_parquet_location` (a path, `s3://…`, `dbfs:/…`, a Unity Catalog volume …), by default the landing
    `closedloop build` made (CLOSEDLOOP_LANDING). The tables are dropped and created again on every run, because each
    build lands into a new folder. #}
