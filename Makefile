@@ -12,7 +12,7 @@ PORT     ?= 8501
 RAW      := $(DATA)/raw
 WAREHOUSE := $(DATA)/warehouse.duckdb
 
-.PHONY: demo test test-fast lint venv clean docs chromium
+.PHONY: demo test test-fast test-spark lint venv clean docs chromium spark-java spark-venv
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -38,6 +38,21 @@ chromium:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium \
 	    fonts-noto-cjk fonts-noto-color-emoji; }
 
+# Spark (docs/scaling-out.md): Debian's Java 17 for pyspark, installed when missing (as `chromium` above does), and
+# the optional `spark` extra (dbt-spark[session], pyspark) in .venv. Nothing is downloaded while a build runs.
+SPARK_STAMP := $(VENV)/.installed-spark
+
+spark-java:
+	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q '"17\.' || { \
+	  echo "Installing Debian's openjdk-17-jre-headless for Spark"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
+
+$(SPARK_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,dagster,spark]'
+	touch $(SPARK_STAMP)
+
+spark-venv: $(SPARK_STAMP) spark-java
+
 # Two workers, whole files each (module fixtures build once); the sample and defects builds are shared by both.
 PYTEST   := $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
@@ -50,6 +65,11 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(PYTEST) -m "not browser and not slow"
+
+# Issue 16: the scale-0.1 sample built on DuckDB and on Spark local, every mart compared (docs/scaling-out.md).
+test-spark: spark-venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m spark tests/test_spark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -313,7 +313,7 @@ def _incremental_summary(result, working: Path) -> tuple[list[str], str]:
 
 def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh: bool = False,
           vars_: dict | None = None, mapping: str | None = None, fail_on_stale: bool = False,
-          keep: int | None = None, freshness_as_of: str | None = None) -> BuildResult:
+          keep: int | None = None, freshness_as_of: str | None = None, engine: str = "duckdb") -> BuildResult:
     """Validate and land `raw_dir`, build the dbt project into a working file, and replace `warehouse` only on
     success. A failure anywhere leaves the served warehouse and the landing it reads untouched. One build per
     warehouse at a time (`closedloop.lock`); every build ends with a line in the run history (`closedloop.runs`).
@@ -326,7 +326,11 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
     a stale source never stops the publish. With `fail_on_stale`, a source past the error threshold (or a
     freshness check that could not run) raises BuildError after the warehouse was published, so a scheduler sees
     a non-zero exit. `freshness_as_of` (`now`, `data` or a date; closedloop.freshness.parse_reference) measures
-    the sources' ages against another instant than the build's clock, e.g. a fixed sample's own end."""
+    the sources' ages against another instant than the build's clock, e.g. a fixed sample's own end.
+
+    `engine="spark"` (docs/scaling-out.md) runs the models on Spark over the same landing (always in full) and copies
+    their tables into the working file, where DuckDB builds the staging views and ops reports and runs the data tests;
+    publishing is the same."""
     from closedloop import publish, runs
     from closedloop.freshness import parse_reference
 
@@ -335,13 +339,19 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     landing_dir = new_landing_dir(warehouse)
     with build_lock(warehouse, on_stale=lambda holder: _stale_lock(warehouse, holder, out), build_id=landing_dir.name):
+        # A Spark build's tables (its change-detection fingerprints among them) are not what an incremental DuckDB
+        # build can continue from: its own fingerprint makes the next DuckDB build a full one.
+        fingerprint = project_fingerprint(vars_)
+        if engine != "duckdb":
+            fingerprint = f"{engine}-{fingerprint}"
         run = runs.Run(run_id=landing_dir.name, started_at=runs.now(), raw_dir=str(raw_dir), mapping=mapping,
-                       project_fingerprint=project_fingerprint(vars_))
+                       project_fingerprint=fingerprint)
         try:
-            if build_mode(warehouse, full_refresh, run.project_fingerprint, raw_dir, mapping)[0] == "incremental":
+            if engine == "duckdb" and build_mode(warehouse, full_refresh, run.project_fingerprint, raw_dir,
+                                                 mapping)[0] == "incremental":
                 publish.verify(warehouse)  # before any work: the build would start from a copy of a damaged file
             done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
-                                                 mapping, publish.KEEP if keep is None else keep, reference)
+                                                 mapping, publish.KEEP if keep is None else keep, reference, engine)
         except BaseException as exc:
             if publish.served_build(warehouse) == run.run_id:
                 raise  # published already (the failure came after the switch): what it serves stays
@@ -399,7 +409,7 @@ def _mount_point(path: Path) -> Path:
 
 
 def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, out: TextIO, full_refresh: bool,
-                       vars_: dict | None, mapping: str | None, keep: int, reference=None):
+                       vars_: dict | None, mapping: str | None, keep: int, reference=None, engine: str = "duckdb"):
     from closedloop import publish, runs
     from closedloop.freshness import check_freshness, freshness_counts
 
@@ -416,10 +426,21 @@ def _build_and_publish(raw_dir: Path, warehouse: Path, landing_dir: Path, run, o
     for stale in (working, working.with_name(working.name + ".wal")):
         stale.unlink(missing_ok=True)
     run.mode, reason = build_mode(warehouse, full_refresh, run.project_fingerprint, raw_dir, mapping)
-    if run.mode == "incremental":
-        _start_from_served(warehouse, working)
-    # selectors.yml: every node but the staging tests that repeat a validation rule already enforced.
-    args = ["build", "--selector", "closedloop_build"] + (["--full-refresh"] if run.mode == "full" else [])
+    if engine == "spark":
+        # Incremental builds on Spark are not there yet (docs/scaling-out.md): Spark rebuilds everything.
+        from closedloop.spark import build_on_spark
+
+        run.mode, reason = "full", "Spark builds every model in full"
+        print(f"Building with dbt on Spark ({reason})", file=out, flush=True)
+        build_on_spark(landing_dir, working, vars_, out)
+        # selectors.yml: DuckDB builds the seeds, staging views and ops reports and tests everything, Spark's tables
+        # included.
+        args = ["build", "--selector", "closedloop_after_spark", "--full-refresh"]
+    else:
+        if run.mode == "incremental":
+            _start_from_served(warehouse, working)
+        # selectors.yml: every node but the staging tests that repeat a validation rule already enforced.
+        args = ["build", "--selector", "closedloop_build"] + (["--full-refresh"] if run.mode == "full" else [])
     if vars_:
         args += ["--vars", json.dumps(vars_)]
     print(f"Building with dbt ({run.mode}: {reason})", file=out, flush=True)

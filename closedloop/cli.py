@@ -106,7 +106,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     raw = _raw(args)
     warehouse = _warehouse(args)
     result = build(raw, warehouse, mapping=args.mapping, fail_on_stale=args.fail_on_stale, keep=args.keep,
-                   full_refresh=args.full_refresh, freshness_as_of=args.freshness_as_of)
+                   full_refresh=args.full_refresh, freshness_as_of=args.freshness_as_of, engine=args.engine)
     set_aside = sum(r.rows_rejected for r in result.tables)
     note = f"; {set_aside:,} rows set aside (see the Data page or closedloop_rejected_rows)" if set_aside else ""
     print(f"Built {warehouse} in {result.seconds:.1f} s ({result.mode}, {result.nodes} dbt nodes passed){note}.")
@@ -250,6 +250,10 @@ def parser() -> argparse.ArgumentParser:
                    help="rebuild every model from the landed data instead of updating the served warehouse "
                         "incrementally (the default when one is served: only what changed is recomputed, with a "
                         "look-back window of incremental_lookback_days for late rows)")
+    b.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="where dbt runs the models: duckdb (default) or spark (the same project on Spark over the "
+                        "landed Parquet, always in full; the marts are copied into the DuckDB warehouse, which is "
+                        "published as usual). Needs the `spark` extra and Java 17: docs/scaling-out.md")
     b.set_defaults(func=_cmd_build)
 
     r = sub.add_parser("rollback", help="serve the previous published build again",

@@ -160,6 +160,8 @@ def _freshness_rows(landing_dir: Path, working: Path, reports: list[TableReport]
     rows = []
     for r in results:
         node = r.node
+        if str(getattr(node.resource_type, "value", node.resource_type)) != "source":
+            continue  # the on-run-start hook (macros/engines.sql: nothing on DuckDB) reports a result too
         status = str(getattr(r.status, "value", r.status))
         warn_days = _threshold_days(node.freshness.warn_after if node.freshness else None)
         error_days = _threshold_days(node.freshness.error_after if node.freshness else None)

@@ -55,5 +55,5 @@
 
 {# Days from one timestamp to a later one, with the fraction (dbt's cross-database datediff in seconds). #}
 {% macro attribution_days_between(start_ts, end_ts) -%}
-    ({{ dbt.datediff(start_ts, end_ts, 'second') }} / 86400.0)
+    ({{ dbt.datediff(start_ts, end_ts, 'second') }} / cast(86400 as double))
 {%- endmacro %}

@@ -1,11 +1,14 @@
 {# One row per day from start_date to end_date inclusive, as `date_day` (date), both clamped to the plausible
-   dates (below). DuckDB's generate_series builds it in one pass; written here because dbt_utils cannot be
-   installed offline. Both arguments are SQL expressions (a column of a one-row CTE, a literal cast, …). #}
-{% macro date_spine(start_date, end_date) -%}
-    select cast(unnest(generate_series(
-        cast({{ plausible_date(start_date) }} as timestamp),
-        cast({{ plausible_date(end_date) }} as timestamp),
-        interval 1 day)) as date) as date_day
+   dates (below). DuckDB's generate_series (Spark's sequence: cl_unnest_days) builds it in one pass; written here because dbt_utils cannot be
+   installed offline. Both arguments are SQL expressions over `from_clause` (one row: a one-row CTE, or a cross
+   join of two), or literals without it. Columns of a from clause rather than scalar subqueries: Spark 4.3 fails
+   to ship a scalar subquery over a union into the task that expands the series (a ClassCastException on
+   UnionExec.children, seen with dim_date's union of earliest dates). #}
+{% macro date_spine(start_date, end_date, from_clause=none) -%}
+    select {{ cl_unnest_days(plausible_date(start_date), plausible_date(end_date), 'date_day') }}
+    {%- if from_clause %}
+    from {{ from_clause }}
+    {%- endif %}
 {%- endmacro %}
 
 {# Every series over dates is bounded by the plausible range (vars min_plausible_date, max_plausible_date):

@@ -108,7 +108,7 @@
     where case
         when unconverged.edges_left = 0 then true
         else error('identity resolution did not reach its fixed point within var identity_max_rounds = '
-                   || '{{ max_rounds }} rounds (' || cast(unconverged.edges_left as varchar)
+                   || '{{ max_rounds }} rounds (' || cast(unconverged.edges_left as string)
                    || ' edges still join different labels); raise the var and build again')
     end
 {%- endmacro %}

@@ -19,7 +19,7 @@
 {% macro incremental_window_start(source_name) -%}
     coalesce(
         (select window_start_at from {{ ref('int_incremental__watermarks') }} where source_name = '{{ source_name }}'),
-        cast('-infinity' as timestamp)
+        {{ cl_minus_infinity('timestamp') }}
     )
 {%- endmacro %}
 
@@ -66,7 +66,7 @@
 
 {# A record's fingerprint: a 64-bit hash of its typed values (nulls included), cheaper than an md5 of their text. #}
 {% macro record_fingerprint(cols) -%}
-    hash({{ cols | join(', ') }})
+    {{ cl_hash(cols) }}
 {%- endmacro %}
 
 
@@ -104,7 +104,7 @@
       and first_response_at is null
       and sla_due_at > coalesce(
           least({{ incremental_previous_as_of() }}, (select as_of_at from {{ ref('int_as_of') }})),
-          cast('-infinity' as timestamp))
+          {{ cl_minus_infinity('timestamp') }})
 {%- endmacro %}
 
 {# fct_opportunities: the changed opportunities; those whose lead link changed; those whose lead's record changed

@@ -31,5 +31,5 @@
 
 {# Days between two timestamps as a fraction (a stage entered at 09:00 and left at 21:00 spent 0.5 days). #}
 {% macro pipeline_days_between(start_ts, end_ts) -%}
-    (epoch({{ end_ts }}) - epoch({{ start_ts }})) / 86400.0
+    ({{ cl_epoch_seconds(end_ts) }} - {{ cl_epoch_seconds(start_ts) }}) / cast(86400 as double)
 {%- endmacro %}

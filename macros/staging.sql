@@ -9,7 +9,7 @@
 {%- endmacro %}
 
 {% macro cl_text(col) -%}
-    nullif(trim(cast({{ col }} as varchar)), '')
+    nullif(trim(cast({{ col }} as string)), '')
 {%- endmacro %}
 
 {% macro cl_enum(col) -%}
@@ -234,10 +234,10 @@
    before its 11 digits keeps the 11 digits, and any other number written with +86 / 0086 gets the domestic
    trunk 0 back ("+86 10 6552 8888" and "010-6552 8888" are one number). #}
 {% macro cl_phone(col) -%}
-    {%- set raw = "translate(trim(cast(" ~ col ~ " as varchar)), '０１２３４５６７８９＋', '0123456789+')" -%}
-    {%- set digits = "regexp_replace(" ~ raw ~ ", '[^0-9]', '', 'g')" -%}
+    {%- set raw = "translate(trim(cast(" ~ col ~ " as string)), '０１２３４５６７８９＋', '0123456789+')" -%}
+    {%- set digits = cl_regexp_replace_all(raw, "'[^0-9]'", "''") -%}
     nullif(case
-        when regexp_matches({{ digits }}, '^(0086|86)1[0-9]{10}$') then right({{ digits }}, 11)
+        when {{ cl_regexp_matches(digits, "'^(0086|86)1[0-9]{10}$'") }} then right({{ digits }}, 11)
         when {{ raw }} like '+86%' then '0' || substr({{ digits }}, 3)
         when {{ raw }} like '0086%' then '0' || substr({{ digits }}, 5)
         else {{ digits }}
@@ -246,5 +246,5 @@
 
 {# A deterministic key for log tables that have none, from the columns that identify a row. #}
 {% macro surrogate_key(cols) -%}
-    md5(concat_ws('|', {% for c in cols %}coalesce(cast({{ c }} as varchar), '∅'){% if not loop.last %}, {% endif %}{% endfor %}))
+    md5(concat_ws('|', {% for c in cols %}coalesce(cast({{ c }} as string), '∅'){% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}

@@ -7,21 +7,21 @@
 {% macro wilson_low(successes, trials, z=1.959963984540054) -%}
     case when coalesce({{ trials }}, 0) > 0 and ({{ successes }}) = 0 then 0.0
          when coalesce({{ trials }}, 0) > 0 then greatest(0.0,
-        (({{ successes }}) / ({{ trials }})::double + {{ z }}^2 / (2.0 * ({{ trials }}))
+        (({{ successes }}) / ({{ trials }})::double + power({{ z }}, 2) / (2.0 * ({{ trials }}))
          - {{ z }} * sqrt(
              (({{ successes }}) / ({{ trials }})::double) * (1 - ({{ successes }}) / ({{ trials }})::double) / ({{ trials }})
-             + {{ z }}^2 / (4.0 * ({{ trials }})^2)))
-        / (1 + {{ z }}^2 / ({{ trials }})::double)) end
+             + power({{ z }}, 2) / (4.0 * power({{ trials }}, 2))))
+        / (1 + power({{ z }}, 2) / ({{ trials }})::double)) end
 {%- endmacro %}
 
 {% macro wilson_high(successes, trials, z=1.959963984540054) -%}
     case when coalesce({{ trials }}, 0) > 0 and ({{ successes }}) = ({{ trials }}) then 1.0
          when coalesce({{ trials }}, 0) > 0 then least(1.0,
-        (({{ successes }}) / ({{ trials }})::double + {{ z }}^2 / (2.0 * ({{ trials }}))
+        (({{ successes }}) / ({{ trials }})::double + power({{ z }}, 2) / (2.0 * ({{ trials }}))
          + {{ z }} * sqrt(
              (({{ successes }}) / ({{ trials }})::double) * (1 - ({{ successes }}) / ({{ trials }})::double) / ({{ trials }})
-             + {{ z }}^2 / (4.0 * ({{ trials }})^2)))
-        / (1 + {{ z }}^2 / ({{ trials }})::double)) end
+             + power({{ z }}, 2) / (4.0 * power({{ trials }}, 2))))
+        / (1 + power({{ z }}, 2) / ({{ trials }})::double)) end
 {%- endmacro %}
 
 {# A ratio that is null, not an error, when its denominator is zero or null. #}
@@ -36,7 +36,7 @@
         (({{ k1 }})::double / ({{ n1 }}) - ({{ k2 }})::double / ({{ n2 }}))
         / sqrt((({{ k1 }} + {{ k2 }})::double / ({{ n1 }} + {{ n2 }}))
                * (1 - ({{ k1 }} + {{ k2 }})::double / ({{ n1 }} + {{ n2 }}))
-               * (1.0 / ({{ n1 }}) + 1.0 / ({{ n2 }}))) end
+               * ({{ cl_double_literal('1.0') }} / ({{ n1 }}) + {{ cl_double_literal('1.0') }} / ({{ n2 }}))) end
 {%- endmacro %}
 
 {# docs/metrics.md#significance: a two-proportion test at 95%; "too_few" when any expected success or failure count

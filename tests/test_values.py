@@ -132,17 +132,29 @@ def test_typing_macros_refuse_what_validation_sets_aside(data_type: str, value: 
         con.execute(f"select {macro('x')} from (select ? as x)", [value]).fetchall()
 
 
-_SERIES = re.compile(r"\b(generate_series|range)\s*\(")
+_SERIES = re.compile(r"\b(generate_series|range|cl_unnest_range|cl_unnest_days|cl_unnest_months)\s*\(")
+# The engines' series primitives (macros/portable.sql: DuckDB's range/generate_series, Spark's sequence) take their
+# bounds as arguments: the bound is checked where they are called, like a series written out.
+PRIMITIVES = PROJECT / "macros" / "portable.sql"
 
 
 def test_every_date_series_in_the_models_is_bounded() -> None:
-    """Every generate_series / range in the dbt SQL (a spine over days or months) goes through the plausible-date
-    clamps (macros/date_spine.sql), so no model's cost depends on the span of raw dates without a bound."""
+    """Every generate_series / range in the dbt SQL (a spine over days or months), and every call of the portable
+    series macros, goes through the plausible-date clamps (macros/date_spine.sql), so no model's cost depends on the
+    span of raw dates without a bound."""
     unbounded = []
     for path in sorted([*(PROJECT / "models").rglob("*.sql"), *(PROJECT / "macros").rglob("*.sql")]):
+        if path == PRIMITIVES:
+            continue
         text = path.read_text(encoding="utf-8")
         sql = re.sub(r"\{%.*?%\}|\{#.*?#\}", "", text, flags=re.S)  # jinja statements and comments
         for m in _SERIES.finditer(sql):
             if "plausible_" not in sql[m.start():m.start() + 300]:
                 unbounded.append(f"{path.relative_to(PROJECT)}: {sql[m.start():m.start() + 80]!r}")
     assert not unbounded, unbounded
+    # in portable.sql only the series macros (checked at their calls above) build a series
+    primitives = re.sub(r"\{#.*?#\}", "", PRIMITIVES.read_text(encoding="utf-8"), flags=re.S)
+    for block in primitives.split("{% macro ")[1:]:
+        name = block.split("(", 1)[0]
+        if re.search(r"\b(generate_series|range|sequence)\s*\(", block):
+            assert re.fullmatch(r"(\w+__)?cl_unnest_(range|days|months)", name), name

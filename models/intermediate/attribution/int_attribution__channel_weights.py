@@ -6,6 +6,7 @@ compact journey table in and the weights out. Every other attribution step is SQ
 import pandas as pd
 
 from closedloop.attribution import channel_weights
+from closedloop.frames import to_pandas
 
 COLUMNS = ["conversion_type", "model", "channel_set", "channel", "weight"]
 INPUT = ["conversion_type", "path", "path_length", "channel_set", "channel_count", "is_converted", "journeys"]
@@ -14,7 +15,8 @@ INPUT = ["conversion_type", "path", "path_length", "channel_set", "channel_count
 def model(dbt, session):
     dbt.config(materialized="table")
     # sorted, so that floating-point sums add in the same order on every build (a rebuild gives the same bits)
-    paths = dbt.ref("int_attribution__journey_paths").df().sort_values(["conversion_type", "path", "is_converted"])
+    paths = to_pandas(dbt.ref("int_attribution__journey_paths"))
+    paths = paths.sort_values(["conversion_type", "path", "is_converted"])
     rows = channel_weights(paths[INPUT].itertuples(index=False, name=None))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     # typed even when empty (no touches and no conversions), so the table's columns never come out as nulls

@@ -8,7 +8,7 @@ with journey_strings as (
         conversion_type,
         journey_id,
         is_converted,
-        {{ dbt.listagg('channel_state', attribution_path_separator(), 'order by touch_position') }} as path,
+        {{ cl_listagg('channel_state', attribution_path_separator(), 'touch_position') }} as path,
         max(path_length) as path_length,
         max(channel_set) as channel_set,
         max(channel_count) as channel_count

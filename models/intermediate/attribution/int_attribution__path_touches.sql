@@ -97,7 +97,7 @@ channel_sets as (
         conversion_type,
         journey_id,
         is_converted,
-        {{ dbt.listagg('channel_state', attribution_set_separator(), 'order by channel_state') }} as channel_set,
+        {{ cl_listagg('channel_state', attribution_set_separator(), 'channel_state') }} as channel_set,
         count(*) as channel_count
     from channel_touches
     group by conversion_type, journey_id, is_converted

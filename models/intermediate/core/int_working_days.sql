@@ -22,7 +22,7 @@ as_of as (
 
 spine as (
 
-    {{ date_spine('(select start_date from calendar_bounds)', '(select end_date from as_of)') }}
+    {{ date_spine('calendar_bounds.start_date', 'as_of.end_date', 'calendar_bounds cross join as_of') }}
 
 ),
 

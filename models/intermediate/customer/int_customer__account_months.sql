@@ -30,7 +30,7 @@ period_offsets as (
     select
         account_id,
         first_month,
-        unnest(range({{ plausible_months(customer_months_between('first_month', 'last_month') ~ ' + 1') }})) as month_offset
+        {{ cl_unnest_range(plausible_months(customer_months_between('first_month', 'last_month') ~ ' + 1'), 'month_offset') }}
     from period_bounds
 
 ),
@@ -39,7 +39,7 @@ period_months as (
 
     select distinct
         account_id,
-        cast(first_month + to_months(month_offset) as date) as month
+        {{ cl_add_months('first_month', 'month_offset') }} as month
     from period_offsets
 
 ),

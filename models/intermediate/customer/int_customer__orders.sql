@@ -44,7 +44,7 @@ coverage as (
         -- counts from the day it is signed) to its end; a one-off order for {{ active_window_months() }} months
         case when is_subscription then least(order_date, subscription_start) else order_date end as active_from,
         case when is_subscription then subscription_end
-             else cast(order_date + to_months({{ active_window_months() }}) - interval 1 day as date)
+             else {{ cl_add_days(cl_add_months('order_date', active_window_months()), -1) }}
         end as active_until
     from classified
 

@@ -8,6 +8,7 @@ purchase days in and the predictions out."""
 import pandas as pd
 
 from closedloop import clv
+from closedloop.frames import to_pandas
 
 COLUMNS = {
     "scope": "string", "account_id": "string", "as_of_date": "datetime64[us]", "fitted_to": "datetime64[us]",
@@ -39,10 +40,10 @@ def _rows(scope: str, scored: pd.DataFrame, model: clv.Fit | None, as_of, fitted
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    as_of = dbt.ref("int_as_of").df()["as_of_date"].iloc[0]
+    as_of = to_pandas(dbt.ref("int_as_of"))["as_of_date"].iloc[0]
     as_of = pd.Timestamp(as_of).date()
     # sorted, so the optimiser sees the same sums in the same order on every build (a rebuild gives the same bits)
-    days = dbt.ref("int_customer__repeat_purchase_days").df().sort_values(["account_id", "order_date"])
+    days = to_pandas(dbt.ref("int_customer__repeat_purchase_days")).sort_values(["account_id", "order_date"])
     days["order_date"] = pd.to_datetime(days["order_date"]).dt.date
     summary = clv.rfm_summary(days, as_of)
     fitted = clv.fit(summary)

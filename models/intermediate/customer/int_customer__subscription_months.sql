@@ -22,7 +22,7 @@ expanded as (
 
     select
         subscriptions.*,
-        unnest(range({{ plausible_months('subscriptions.subscription_months') }})) as month_index
+        {{ cl_unnest_range(plausible_months('subscriptions.subscription_months'), 'month_index') }}
     from subscriptions
 
 ),
@@ -33,7 +33,7 @@ final as (
         order_id,
         account_id,
         order_type,
-        cast(date_trunc('month', subscription_start) + to_months(month_index) as date) as month,
+        {{ cl_add_months("date_trunc('month', subscription_start)", 'month_index') }} as month,
         cast(month_index as integer) as month_index,
         subscription_months,
         cast(amount as double) / subscription_months as mrr

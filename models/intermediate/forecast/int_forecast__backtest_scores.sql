@@ -34,7 +34,7 @@ final as (
         amount,
         method,
         probability,
-        case when is_won_within_horizon then 1.0 else 0.0 end as outcome,
+        case when is_won_within_horizon then {{ cl_double_literal('1.0') }} else {{ cl_double_literal('0.0') }} end as outcome,
         -- bins of width 0.1; a probability of exactly 1 falls in the last
         least(cast(floor(probability * 10) as integer) + 1, 10) as bin
     from methods

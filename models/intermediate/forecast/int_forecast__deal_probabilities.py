@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from closedloop import forecast as F
+from closedloop.frames import to_pandas
 
 COLUMNS = {
     "as_of_at": "datetime64[us]", "is_current": "bool", "opportunity_id": "string", "department_id": "string",
@@ -41,7 +42,7 @@ def model(dbt, session):
     horizon = float(dbt.config.get("horizon_days") or 180)
     fiscal_start = int(dbt.config.get("fiscal_year_start_month") or 1)
 
-    stages = dbt.ref("int_forecast__stages").df()
+    stages = to_pandas(dbt.ref("int_forecast__stages"))
     open_stages = stages[~stages["is_closed"].astype(bool)].sort_values("stage_order")
     orders = open_stages["stage_order"].astype(int)
     seed_p = dict(zip(orders, open_stages["win_probability"].astype(float), strict=True))
@@ -51,10 +52,11 @@ def model(dbt, session):
     stage_names = dict(zip(orders, open_stages["stage_name"], strict=True))
     first_stage = int(open_stages["stage_order"].min()) if len(open_stages) else 1
 
-    opps = dbt.ref("fct_opportunities").df().sort_values("opportunity_id", kind="stable")
-    visits_df = dbt.ref("fct_opportunity_stages").df().sort_values(["opportunity_id", "stage_order"], kind="stable")
+    opps = to_pandas(dbt.ref("fct_opportunities")).sort_values("opportunity_id", kind="stable")
+    visits_df = to_pandas(dbt.ref("fct_opportunity_stages"))
+    visits_df = visits_df.sort_values(["opportunity_id", "stage_order"], kind="stable")
     # a ref nested in a subscript is invisible to dbt's parser: read the frame first
-    as_of = dbt.ref("int_as_of").df()
+    as_of = to_pandas(dbt.ref("int_as_of"))
     as_of_at = pd.to_datetime(as_of["as_of_at"]).iloc[0]
 
     opp_ids = opps["opportunity_id"].to_numpy(dtype=object)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from closedloop import forecast as F
+from closedloop.frames import to_pandas
 
 COLUMNS = {"period": "string", "period_start": "datetime64[us]", "period_end": "datetime64[us]",
            "period_label": "string", "department_id": "string", "deals": "int64", "expected_open_bookings": "float64",
@@ -21,10 +22,10 @@ def model(dbt, session):
     seed = int(dbt.config.get("seed") or 15)
     fiscal_start = int(dbt.config.get("fiscal_year_start_month") or 1)
     # a ref nested in a subscript is invisible to dbt's parser: read the frame first
-    as_of = dbt.ref("int_as_of").df()
+    as_of = to_pandas(dbt.ref("int_as_of"))
     as_of_at = pd.to_datetime(as_of["as_of_at"]).iloc[0]
     bounds = F.period_ends(np.datetime64(as_of_at.to_datetime64(), "us"), fiscal_start)
-    deals = (dbt.ref("int_forecast__deal_probabilities").filter("is_current").df()
+    deals = (to_pandas(dbt.ref("int_forecast__deal_probabilities").filter("is_current"))
              .sort_values("opportunity_id", kind="stable"))
     rows = []
     groups = [(None, deals)] + [(d, g) for d, g in deals.groupby("department_id", sort=True, dropna=True)]

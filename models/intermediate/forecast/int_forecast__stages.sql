@@ -8,7 +8,7 @@ with stages as (
 
 seed_scale as (
 
-    select case when max(probability) > 1 then 100.0 else 1.0 end as divisor
+    select case when max(probability) > 1 then {{ cl_double_literal('100.0') }} else {{ cl_double_literal('1.0') }} end as divisor
     from stages
 
 ),

@@ -64,12 +64,12 @@ previous_facts as (
     {%- else -%}
     -- no previous build: nothing to compare with (the incremental models are built in full)
     select
-        cast(null as varchar) as lead_id, cast(null as varchar) as department_id, cast(null as varchar) as channel,
+        cast(null as string) as lead_id, cast(null as string) as department_id, cast(null as string) as channel,
         cast(null as timestamp) as created_at, cast(null as timestamp) as first_assigned_at,
         cast(null as timestamp) as first_response_at, cast(null as timestamp) as mql_at,
         cast(null as timestamp) as sql_at, cast(null as timestamp) as converted_at,
         cast(null as timestamp) as disqualified_at, cast(null as timestamp) as closed_at,
-        cast(null as varchar) as final_status
+        cast(null as string) as final_status
     where false
     {%- endif %}
 

@@ -2,13 +2,13 @@
 -- lead → opportunity link, user), now and at the previous build. A record is changed when it is new, gone, or any
 -- contract column differs: an updated opportunity re-exported in a later file is caught whatever its dates say.
 -- Kept for removed records for one build (fingerprint null), so their rows are deleted downstream.
-{%- set previous = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) if execute else none %}
+{%- set previous = cl_previous_relation() %}
 with current_rows as (
 
     select
         'lead' as record_type,
         lead_id as record_id,
-        cast(null as varchar) as linked_id,
+        cast(null as string) as linked_id,
         {{ record_fingerprint(['lead_id', 'created_at', 'channel', 'status', 'campaign_id', 'company_name', 'contact_name',
                           'email', 'phone', 'wechat_openid', 'industry', 'region', 'owner_user_id',
                           'referrer_account_id', 'converted_at', 'converted_account_id', 'converted_opportunity_id',
@@ -20,7 +20,7 @@ with current_rows as (
     select
         'opportunity',
         opportunity_id,
-        cast(null as varchar),
+        cast(null as string),
         {{ record_fingerprint(['opportunity_id', 'account_id', 'owner_user_id', 'created_at', 'amount', 'opportunity_type',
                           'stage', 'is_closed', 'is_won', 'opportunity_name', 'source_lead_id', 'close_date',
                           'loss_reason']) }}
@@ -43,7 +43,7 @@ with current_rows as (
     select
         'user',
         user_id,
-        cast(null as varchar),
+        cast(null as string),
         {{ record_fingerprint(['user_id', 'user_name', 'department_id', 'role', 'manager_user_id', 'hired_at', 'left_at']) }}
     from {{ ref('stg_crm__users') }}
 
@@ -57,7 +57,7 @@ current_versions as (
         record_type,
         record_id,
         min(linked_id) as linked_id,
-        case when count(*) = 1 then min(fingerprint) else hash(list(fingerprint order by fingerprint)) end
+        case when count(*) = 1 then min(fingerprint) else {{ cl_hash_agg_sorted('fingerprint') }} end
             as fingerprint
     from current_rows
     where record_id is not null
@@ -74,10 +74,10 @@ previous_versions as (
     {%- else -%}
     -- the first build: every record is new
     select
-        cast(null as varchar) as record_type,
-        cast(null as varchar) as record_id,
-        cast(null as varchar) as linked_id,
-        cast(null as ubigint) as fingerprint
+        cast(null as string) as record_type,
+        cast(null as string) as record_id,
+        cast(null as string) as linked_id,
+        cast(null as {{ cl_hash_type() }}) as fingerprint
     where false
     {%- endif %}
 

@@ -2,7 +2,7 @@
 -- build (this table as the warehouse the build started from held it). A log's rows dated from its previous latest
 -- time minus `incremental_lookback_days` on are the look-back window: new rows, and rows that arrived late.
 -- Event times are business times from the data, never file names or load times, so a re-sent file changes nothing.
-{%- set previous = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) if execute else none %}
+{%- set previous = cl_previous_relation() %}
 with current_marks as (
 
     select 'lead_events' as source_name, max(event_at) as high_water_at from {{ ref('stg_crm__lead_events') }}
@@ -23,7 +23,7 @@ previous_marks as (
     select source_name, high_water_at from {{ this }}
     {%- else -%}
     -- the first build: there is no previous state, every row is new
-    select cast(null as varchar) as source_name, cast(null as timestamp) as high_water_at where false
+    select cast(null as string) as source_name, cast(null as timestamp) as high_water_at where false
     {%- endif %}
 
 ),

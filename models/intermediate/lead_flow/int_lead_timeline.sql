@@ -67,7 +67,7 @@ lead_event_times as (
         min(event_at) filter (where event_type = 'converted') as first_converted_event_at,
         -- a lead re-qualified and disqualified again is closed by its latest disqualification
         max(event_at) filter (where event_type = 'disqualified') as last_disqualified_event_at,
-        arg_max(reason, event_at) filter (where event_type = 'disqualified') as last_disqualified_reason
+        {{ cl_arg_max('reason', 'event_at') }} filter (where event_type = 'disqualified') as last_disqualified_reason
     from lead_events
     group by lead_id
 

@@ -58,7 +58,7 @@ created_rows as (
         opportunities.opportunity_id,
         stage_aliases.stage_name,
         opportunities.created_at as entered_at,
-        cast(null as varchar) as owner_user_id
+        cast(null as string) as owner_user_id
     from opportunities
     inner join stage_aliases
         on lower(opportunities.stage) = stage_aliases.stage_alias

@@ -64,14 +64,14 @@ filled as (
         stage_order,
         coalesce(
             first_entered_at,
-            first_value(first_entered_at ignore nulls) over following_stages,
+            {{ cl_first_value_ignore_nulls('first_entered_at') }} over following_stages,
             terminal_entered_at
         ) as entered_at,
         true as is_stage,
         first_entered_at is null as is_inferred,
         coalesce(
             first_owner_user_id,
-            first_value(first_owner_user_id ignore nulls) over following_stages,
+            {{ cl_first_value_ignore_nulls('first_owner_user_id') }} over following_stages,
             terminal_owner_user_id,
             current_owner_user_id
         ) as owner_user_id,

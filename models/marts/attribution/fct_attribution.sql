@@ -78,7 +78,7 @@ w_shaped_weights as (
     select
         w_shaped_raw.*,
         position_weight
-        + case when is_rest then 0.1 / sum(case when is_rest then 1 else 0 end)
+        + case when is_rest then {{ cl_double_literal('0.1') }} / sum(case when is_rest then 1 else 0 end)
             over (partition by conversion_type, conversion_id) else 0 end as w_shaped_weight
     from w_shaped_raw
 
@@ -88,15 +88,15 @@ rule_credits as (
 
     select
         w_shaped_weights.*,
-        case when touch_position = 1 then 1.0 else 0.0 end as credit_first_touch,
-        case when touch_position = path_length then 1.0 else 0.0 end as credit_last_touch,
-        1.0 / path_length as credit_linear,
+        case when touch_position = 1 then {{ cl_double_literal('1.0') }} else {{ cl_double_literal('0.0') }} end as credit_first_touch,
+        case when touch_position = path_length then {{ cl_double_literal('1.0') }} else {{ cl_double_literal('0.0') }} end as credit_last_touch,
+        {{ cl_double_literal('1.0') }} / path_length as credit_linear,
         decay_weight / sum(decay_weight) over whole_path as credit_time_decay,
         case
             when path_length = 1 then 1.0
             when path_length = 2 then 0.5
             when touch_position = 1 or touch_position = path_length then 0.4
-            else 0.2 / (path_length - 2)
+            else {{ cl_double_literal('0.2') }} / (path_length - 2)
         end as credit_position_based,
         -- positions that coincide add up and a missing one (or an empty rest) drops out: normalised to 1
         w_shaped_weight / sum(w_shaped_weight) over whole_path as credit_w_shaped
@@ -143,7 +143,7 @@ weights as (
         touch_position,
         case
             when sum(touch_weight) over whole_path > 0 then touch_weight / sum(touch_weight) over whole_path
-            else 1.0 / count(*) over whole_path
+            else {{ cl_double_literal('1.0') }} / count(*) over whole_path
         end as credit
     from {{ model }}_weighted
     window whole_path as (

@@ -38,7 +38,7 @@ bounds as (
 
 spine as (
 
-    {{ date_spine('(select start_date from bounds)', '(select end_date from bounds)') }}
+    {{ date_spine('start_date', 'end_date', 'bounds') }}
 
 ),
 
@@ -50,14 +50,14 @@ parts as (
         cast(quarter(date_day) as integer) as quarter,
         cast(month(date_day) as integer) as month,
         cast(day(date_day) as integer) as day_of_month,
-        cast(isodow(date_day) as integer) as day_of_week,
+        cast({{ cl_iso_day_of_week('date_day') }} as integer) as day_of_week,
         cast(date_trunc('month', date_day) as date) as month_start,
         cast(date_trunc('quarter', date_day) as date) as quarter_start,
         cast(date_trunc('year', date_day) as date) as year_start,
         -- date_trunc('week') is ISO: weeks start on Monday
         cast(date_trunc('week', date_day) as date) as week_start,
-        cast(isoyear(date_day) as integer) as iso_year,
-        cast(week(date_day) as integer) as iso_week,
+        cast({{ cl_iso_year('date_day') }} as integer) as iso_year,
+        cast({{ cl_iso_week('date_day') }} as integer) as iso_week,
         -- months since the fiscal year began: 0 in its first month
         cast((month(date_day) - {{ var('fiscal_year_start_month') }} + 12) % 12 as integer) as fiscal_month_index,
         -- a fiscal year is named after the calendar year it ends in (start month 4: Apr 2026–Mar 2027 is FY2027);
@@ -85,21 +85,22 @@ final as (
         iso_year,
         iso_week,
         fiscal_year,
-        fiscal_month_index // 3 + 1 as fiscal_quarter,
+        {{ cl_int_div('fiscal_month_index', 3) }} + 1 as fiscal_quarter,
         fiscal_month_index + 1 as fiscal_month,
-        cast(month_start - to_months(fiscal_month_index) as date) as fiscal_year_start,
-        strftime(date_day, '%Y-%m-%d') as date_label_en,
-        format('{}年{}月{}日', year, month, day_of_month) as date_label_zh,
-        strftime(date_day, '%A') as day_name_en,
-        ['星期一', '星期二', '星期三', '星期四', '星期五', '星期六', '星期日'][day_of_week] as day_name_zh,
-        strftime(date_day, '%b %Y') as month_label_en,
-        format('{}年{}月', year, month) as month_label_zh,
-        format('{} Q{}', year, quarter) as quarter_label_en,
-        format('{}年第{}季度', year, quarter) as quarter_label_zh,
-        format('FY{} Q{}', fiscal_year, fiscal_month_index // 3 + 1) as fiscal_quarter_label_en,
-        format('{}财年第{}季度', fiscal_year, fiscal_month_index // 3 + 1) as fiscal_quarter_label_zh,
-        strftime(week_start, 'Week of %Y-%m-%d') as week_label_en,
-        format('{}年第{}周', iso_year, iso_week) as week_label_zh
+        {{ cl_add_months('month_start', '-fiscal_month_index') }} as fiscal_year_start,
+        {{ cl_format_date('date_day', '%Y-%m-%d') }} as date_label_en,
+        {{ cl_format('{}年{}月{}日', ['year', 'month', 'day_of_month']) }} as date_label_zh,
+        {{ cl_format_date('date_day', '%A') }} as day_name_en,
+        case day_of_week when 1 then '星期一' when 2 then '星期二' when 3 then '星期三' when 4 then '星期四' when 5 then '星期五'
+            when 6 then '星期六' when 7 then '星期日' end as day_name_zh,
+        {{ cl_format_date('date_day', '%b %Y') }} as month_label_en,
+        {{ cl_format('{}年{}月', ['year', 'month']) }} as month_label_zh,
+        {{ cl_format('{} Q{}', ['year', 'quarter']) }} as quarter_label_en,
+        {{ cl_format('{}年第{}季度', ['year', 'quarter']) }} as quarter_label_zh,
+        {{ cl_format('FY{} Q{}', ['fiscal_year', cl_int_div('fiscal_month_index', 3) ~ ' + 1']) }} as fiscal_quarter_label_en,
+        {{ cl_format('{}财年第{}季度', ['fiscal_year', cl_int_div('fiscal_month_index', 3) ~ ' + 1']) }} as fiscal_quarter_label_zh,
+        {{ cl_format_date('week_start', 'Week of %Y-%m-%d') }} as week_label_en,
+        {{ cl_format('{}年第{}周', ['iso_year', 'iso_week']) }} as week_label_zh
     from parts
 
 )

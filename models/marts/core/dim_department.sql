@@ -14,8 +14,8 @@ missing_departments as (
     select distinct
         users.department_id,
         users.department_id as department_name,
-        cast(null as varchar) as parent_department_id,
-        cast(null as varchar) as region
+        cast(null as string) as parent_department_id,
+        cast(null as string) as region
     from {{ ref('stg_crm__users') }} as users
     where users.department_id is not null
       and users.department_id not in (select department_id from departments where department_id is not null)
@@ -53,7 +53,7 @@ hierarchy as (
         1 as level,
         department_name as path,
         region as inherited_region,
-        [department_id] as visited
+        {{ cl_list_of('department_id') }} as visited
     from resolved_parents
     where resolved_parent_id is null
 
@@ -66,11 +66,11 @@ hierarchy as (
         hierarchy.level + 1,
         hierarchy.path || ' / ' || children.department_name,
         coalesce(children.region, hierarchy.inherited_region),
-        list_append(hierarchy.visited, children.department_id)
+        {{ cl_list_append('hierarchy.visited', 'children.department_id') }}
     from resolved_parents as children
     inner join hierarchy
         on children.resolved_parent_id = hierarchy.department_id
-    where not list_contains(hierarchy.visited, children.department_id)
+    where not {{ cl_list_contains('hierarchy.visited', 'children.department_id') }}
       and hierarchy.level < 50
 
 ),

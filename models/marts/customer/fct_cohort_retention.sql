@@ -31,7 +31,7 @@ cohort_offsets as (
         cohorts.cohort_month,
         cohorts.accounts_in_cohort,
         cohorts.order_window_accounts,
-        unnest(range({{ plausible_months(customer_months_between('cohorts.cohort_month', 'as_of.as_of_month') ~ ' + 1') }})) as months_since
+        {{ cl_unnest_range(plausible_months(customer_months_between('cohorts.cohort_month', 'as_of.as_of_month') ~ ' + 1'), 'months_since') }}
     from cohorts
     cross join as_of
 
@@ -103,7 +103,7 @@ filled as (
     select
         cohort_offsets.cohort_month,
         cohort_offsets.months_since,
-        cast(cohort_offsets.cohort_month + to_months(cohort_offsets.months_since) as date) as month,
+        {{ cl_add_months('cohort_offsets.cohort_month', 'cohort_offsets.months_since') }} as month,
         cohort_offsets.accounts_in_cohort,
         coalesce(member_months.accounts_active, 0) as accounts_active,
         coalesce(member_months.mrr, 0) as mrr,

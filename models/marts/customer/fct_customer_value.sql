@@ -62,7 +62,7 @@ final as (
         coalesce(lifetime.subscriptions_renewed, 0) as subscriptions_renewed,
         -- complete months from the first order to the churn day, or to as_of while still a customer
         case when lifetime.first_order_date is not null
-            then cast(date_sub('month', lifetime.first_order_date, coalesce(lifetime.churned_at, as_of.as_of_date)) as integer)
+            then cast({{ cl_complete_months('lifetime.first_order_date', 'coalesce(lifetime.churned_at, as_of.as_of_date)') }} as integer)
         end as tenure_months,
         lifetime.active_until,
         lifetime.retention_rule,

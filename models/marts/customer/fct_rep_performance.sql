@@ -41,7 +41,7 @@ employment_offsets as (
     select
         user_id,
         from_month,
-        unnest(range({{ plausible_months(customer_months_between('from_month', 'to_month') ~ ' + 1') }})) as month_offset
+        {{ cl_unnest_range(plausible_months(customer_months_between('from_month', 'to_month') ~ ' + 1'), 'month_offset') }}
     from employment
     where from_month <= to_month
 
@@ -49,7 +49,7 @@ employment_offsets as (
 
 employment_months as (
 
-    select user_id, cast(from_month + to_months(month_offset) as date) as month
+    select user_id, {{ cl_add_months('from_month', 'month_offset') }} as month
     from employment_offsets
 
 ),

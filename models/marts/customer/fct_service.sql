@@ -43,7 +43,7 @@ ticket_events as (
         cast(date_trunc('month', resolved_at) as date),
         0,
         1,
-        date_diff('second', opened_at, resolved_at) / 3600.0,
+        {{ cl_seconds_between('opened_at', 'resolved_at') }} / cast(3600 as double),
         csat
     from tickets
     where resolved_at is not null

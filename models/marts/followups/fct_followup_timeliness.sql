@@ -49,7 +49,7 @@ departments as (
 company_row as (
 
     select
-        cast(null as varchar) as department_id,
+        cast(null as string) as department_id,
         true as is_all_departments,
         followups,
         on_time_calc,

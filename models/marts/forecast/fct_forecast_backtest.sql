@@ -29,7 +29,7 @@ company as (
 
     select
         as_of_at,
-        cast(null as varchar) as department_id,
+        cast(null as string) as department_id,
         method,
         count(*) as deals,
         avg((probability - outcome) * (probability - outcome)) as brier_score,

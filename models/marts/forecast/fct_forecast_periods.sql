@@ -53,7 +53,7 @@ won_by_department as (
 
 won_company as (
 
-    select periods.period, cast(null as varchar) as department_id, sum(won_deals.amount) as won_to_date
+    select periods.period, cast(null as string) as department_id, sum(won_deals.amount) as won_to_date
     from periods
     cross join as_of
     inner join won_deals
@@ -82,7 +82,7 @@ pipeline_by_department as (
 
 pipeline_company as (
 
-    select cast(null as varchar) as department_id, sum(amount) as open_pipeline, count(*) as open_deals
+    select cast(null as string) as department_id, sum(amount) as open_pipeline, count(*) as open_deals
     from open_deals
 
 ),
@@ -107,8 +107,8 @@ grid as (
 targets as (
 
     select
-        nullif(trim(cast(department_id as varchar)), '') as department_id,
-        trim(cast(period as varchar)) as period_label,
+        nullif(trim(cast(department_id as string)), '') as department_id,
+        trim(cast(period as string)) as period_label,
         cast(amount as double) as target_amount
     from {{ ref('targets') }}
 
@@ -127,7 +127,7 @@ department_targets as (
 company_targets as (
 
     select
-        cast(null as varchar) as department_id,
+        cast(null as string) as department_id,
         period_label,
         coalesce(sum(case when department_id is null then target_amount end),
                  sum(case when department_id is not null then target_amount end)) as target_amount
@@ -145,7 +145,7 @@ final as (
         cast(periods.period_start as date) as period_start,
         cast(periods.period_end as date) as period_end,
         grid.department_id,
-        coalesce(won.won_to_date, 0) as won_to_date,
+        cast(coalesce(won.won_to_date, 0) as decimal(38, 2)) as won_to_date,
         coalesce(won.won_to_date, 0) + coalesce(bands.expected_open_bookings, 0) as expected_bookings,
         coalesce(won.won_to_date, 0) + coalesce(bands.open_p10, 0) as p10,
         coalesce(won.won_to_date, 0) + coalesce(bands.open_p50, 0) as p50,

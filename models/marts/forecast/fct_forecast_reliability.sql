@@ -48,8 +48,8 @@ final as (
     select
         methods.method,
         bins.bin,
-        (bins.bin - 1) / 10.0 as bin_low,
-        bins.bin / 10.0 as bin_high,
+        (bins.bin - 1) / {{ cl_double_literal('10.0') }} as bin_low,
+        bins.bin / {{ cl_double_literal('10.0') }} as bin_high,
         coalesce(binned.n, 0) as n,
         binned.predicted_mean,
         binned.observed_rate,

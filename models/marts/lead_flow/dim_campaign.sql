@@ -67,17 +67,17 @@ all_campaigns as (
 final as (
 
     select
-        cast(all_campaigns.campaign_id as varchar) as campaign_id,
-        cast(all_campaigns.campaign_name as varchar) as campaign_name,
-        cast(all_campaigns.channel as varchar) as channel,
-        cast(channels.channel_group as varchar) as channel_group,
-        cast(channels.label_en as varchar) as channel_label_en,
-        cast(channels.label_zh as varchar) as channel_label_zh,
-        cast(all_campaigns.campaign_type as varchar) as campaign_type,
+        cast(all_campaigns.campaign_id as string) as campaign_id,
+        cast(all_campaigns.campaign_name as string) as campaign_name,
+        cast(all_campaigns.channel as string) as channel,
+        cast(channels.channel_group as string) as channel_group,
+        cast(channels.label_en as string) as channel_label_en,
+        cast(channels.label_zh as string) as channel_label_zh,
+        cast(all_campaigns.campaign_type as string) as campaign_type,
         cast(all_campaigns.start_date as date) as start_date,
         cast(all_campaigns.end_date as date) as end_date,
         cast(all_campaigns.budget as decimal(18, 2)) as budget,
-        cast(all_campaigns.department_id as varchar) as department_id,
+        cast(all_campaigns.department_id as string) as department_id,
         all_campaigns.is_in_source
     from all_campaigns
     left join channels

@@ -32,20 +32,20 @@ unseeded as (
 final as (
 
     select
-        cast(channel as varchar) as channel,
-        cast(channel_group as varchar) as channel_group,
-        cast(coalesce(label_en, channel) as varchar) as label_en,
-        cast(coalesce(label_zh, channel) as varchar) as label_zh,
+        cast(channel as string) as channel,
+        cast(channel_group as string) as channel_group,
+        cast(coalesce(label_en, channel) as string) as label_en,
+        cast(coalesce(label_zh, channel) as string) as label_zh,
         true as is_seeded
     from seeded
 
     union all
 
     select
-        cast(channel as varchar) as channel,
-        cast(null as varchar) as channel_group,
-        cast(channel as varchar) as label_en,
-        cast(channel as varchar) as label_zh,
+        cast(channel as string) as channel,
+        cast(null as string) as channel_group,
+        cast(channel as string) as label_en,
+        cast(channel as string) as label_zh,
         false as is_seeded
     from unseeded
 

@@ -130,8 +130,8 @@ final as (
 
     select
         month,
-        cast(campaign_id as varchar) as campaign_id,
-        cast(channel as varchar) as channel,
+        cast(campaign_id as string) as campaign_id,
+        cast(channel as string) as channel,
         cast(spend as decimal(18, 2)) as spend,
         cast(impressions as bigint) as impressions,
         cast(clicks as bigint) as clicks,

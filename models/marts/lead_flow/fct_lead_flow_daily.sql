@@ -50,7 +50,7 @@ recount as (
     {% if is_incremental_run() -%}
     {{ incremental_lead_flow_cutoff() }} /* closedloop: incremental, affected keys only */
     {%- else -%}
-    select cast('-infinity' as date) as cutoff_date
+    select {{ cl_minus_infinity('date') }} as cutoff_date
     {%- endif %}
 
 ),
@@ -150,14 +150,14 @@ kept_spans as (
         channel,
         department_id is null as is_company_row,
         min(flow_date) as first_date,
-        arg_max(open_backlog, flow_date) as kept_backlog
+        {{ cl_arg_max('open_backlog', 'flow_date') }} as kept_backlog
     from {{ this }}
     where flow_date < (select cutoff_date from recount)
     group by department_id, channel
     {%- else -%}
     select
-        cast(null as varchar) as department_id,
-        cast(null as varchar) as channel,
+        cast(null as string) as department_id,
+        cast(null as string) as channel,
         cast(null as boolean) as is_company_row,
         cast(null as date) as first_date,
         cast(null as bigint) as kept_backlog
@@ -191,10 +191,7 @@ spine as (
         group_spans.channel,
         group_spans.is_company_row,
         group_spans.kept_backlog,
-        cast(unnest(generate_series(
-            cast({{ plausible_date('group_spans.first_date') }} as timestamp), cast(as_of.as_of_date as timestamp),
-            interval 1 day
-        )) as date) as flow_date
+        {{ cl_unnest_days(plausible_date('group_spans.first_date'), 'as_of.as_of_date', 'flow_date') }}
     from group_spans
     cross join as_of
 

@@ -57,12 +57,12 @@ responses as (
                        'timeline.first_assigned_at') }} as sla_due_at,
         case
             when timeline.first_assigned_at is not null and timeline.first_response_at is not null
-                then date_diff('second', timeline.first_assigned_at, timeline.first_response_at) / 3600.0
+                then {{ cl_seconds_between('timeline.first_assigned_at', 'timeline.first_response_at') }} / cast(3600 as double)
         end as response_hours,
         case
             when timeline.first_assigned_at is not null and timeline.first_response_at is not null
                 then (({{ cl_working_seconds_at('timeline.first_response_at', 'response_day') }})
-                      - ({{ cl_working_seconds_at('timeline.first_assigned_at', 'assigned_day') }})) / 3600.0
+                      - ({{ cl_working_seconds_at('timeline.first_assigned_at', 'assigned_day') }})) / cast(3600 as double)
         end as response_working_hours
     from timeline
     left join working_days as assigned_day

@@ -148,13 +148,14 @@ idle_ends as (
 
 months as (
 
-    select cast(unnest(generate_series(
-        cast(date_trunc('month', {{ plausible_date('min(holdings.valid_from)') }}) as timestamp),
-        cast(max(as_of.as_of_month) as timestamp),
-        interval 1 month
-    )) as date) as month
-    from holdings
-    cross join as_of
+    select {{ cl_unnest_months('first_month', 'last_month', 'month') }}
+    from (
+        select
+            cast(date_trunc('month', {{ plausible_date('min(holdings.valid_from)') }}) as date) as first_month,
+            max(as_of.as_of_month) as last_month
+        from holdings
+        cross join as_of
+    ) as bounds
 
 ),
 
@@ -289,7 +290,7 @@ group_rows as (
     select
         coalesce(rollups.month, active_reps.month) as month,
         coalesce(rollups.department_id, active_reps.department_id) as department_id,
-        cast(null as varchar) as user_id,
+        cast(null as string) as user_id,
         case when coalesce(rollups.is_company_row, active_reps.is_company_row) then 'company' else 'department' end as row_level,
         coalesce(rollups.holdings_start, 0) as holdings_start,
         coalesce(rollups.holdings_end, 0) as holdings_end,
@@ -350,9 +351,9 @@ final as (
 
     select
         month,
-        cast(department_id as varchar) as department_id,
-        cast(user_id as varchar) as user_id,
-        cast(row_level as varchar) as row_level,
+        cast(department_id as string) as department_id,
+        cast(user_id as string) as user_id,
+        cast(row_level as string) as row_level,
         cast(holdings_start as bigint) as holdings_start,
         cast(holdings_end as bigint) as holdings_end,
         cast(lead_holdings_end as bigint) as lead_holdings_end,
@@ -366,7 +367,7 @@ final as (
         cast(transferred_out as bigint) as transferred_out,
         cast(idle_holdings as bigint) as idle_holdings,
         cast(active_reps as bigint) as active_reps,
-        {{ safe_ratio('converted + released', '(holdings_start + holdings_end) / 2.0') }} as turnover_rate,
+        {{ safe_ratio('converted + released', '(holdings_start + holdings_end) / ' ~ cl_double_literal('2.0')) }} as turnover_rate,
         case when row_level <> 'user' then {{ safe_ratio('holdings_end', 'active_reps') }} end as holdings_per_rep
     from all_rows
 

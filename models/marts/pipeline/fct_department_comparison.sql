@@ -41,7 +41,7 @@ win_cases as (
         department_id,
         grouping(department_id) = 1 as is_all_departments,
         'win_rate' as metric,
-        cast(null as varchar) as stage_name,
+        cast(null as string) as stage_name,
         count(case when is_won then 1 end) as numerator,
         count(*) as denominator
     from {{ ref('fct_opportunities') }}

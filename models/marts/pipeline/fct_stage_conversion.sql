@@ -109,7 +109,7 @@ chained as (
     select
         *,
         count(case when conversion_rate is null then 1 end) over funnel_so_far as steps_undefined,
-        product(conversion_rate) over funnel_so_far as rate_product
+        {{ cl_product_over('conversion_rate', 'funnel_so_far') }} as rate_product
     from rates
     window funnel_so_far as (
         partition by cohort_month, is_all_departments, department_id

@@ -13,7 +13,7 @@ renamed as (
         {{ cl_typed('spend') }} as spend,
         {{ cl_typed('impressions') }} as impressions,
         {{ cl_typed('clicks') }} as clicks,
-        source.* exclude (campaign_id, spend_date, spend, impressions, clicks)
+        {{ cl_star_except('source', source('campaign', 'campaign_spend'), ['campaign_id', 'spend_date', 'spend', 'impressions', 'clicks']) }}
     from source
 
 ),

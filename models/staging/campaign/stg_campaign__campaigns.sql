@@ -16,7 +16,7 @@ renamed as (
         {{ cl_typed('end_date') }} as end_date,
         {{ cl_typed('budget') }} as budget,
         {{ cl_text('department_id') }} as department_id,
-        source.* exclude (campaign_id, campaign_name, channel, campaign_type, start_date, end_date, budget, department_id)
+        {{ cl_star_except('source', source('campaign', 'campaigns'), ['campaign_id', 'campaign_name', 'channel', 'campaign_type', 'start_date', 'end_date', 'budget', 'department_id']) }}
     from source
 
 ),

@@ -13,7 +13,7 @@ renamed as (
         {{ cl_enum('content_type') }} as content_type,
         {{ cl_text('campaign_id') }} as campaign_id,
         {{ cl_typed('published_at') }} as published_at,
-        source.* exclude (content_id, title, content_type, campaign_id, published_at)
+        {{ cl_star_except('source', source('campaign', 'contents'), ['content_id', 'title', 'content_type', 'campaign_id', 'published_at']) }}
     from source
 
 ),

@@ -21,7 +21,7 @@ renamed as (
         {{ cl_email('email') }} as email,
         {{ cl_phone('phone') }} as phone,
         {{ cl_text('lead_id') }} as lead_id,
-        source.* exclude (touch_id, touched_at, channel, touch_type, campaign_id, content_id, anonymous_id, device_id, wechat_openid, wechat_unionid, email, phone, lead_id)
+        {{ cl_star_except('source', source('campaign', 'touches'), ['touch_id', 'touched_at', 'channel', 'touch_type', 'campaign_id', 'content_id', 'anonymous_id', 'device_id', 'wechat_openid', 'wechat_unionid', 'email', 'phone', 'lead_id']) }}
     from source
 
 ),

@@ -18,7 +18,7 @@ renamed as (
         {{ cl_text('owner_user_id') }} as owner_user_id,
         {{ cl_text('source_lead_id') }} as source_lead_id,
         {{ cl_text('referred_by_account_id') }} as referred_by_account_id,
-        source.* exclude (account_id, account_name, created_at, industry, company_size, region, grade, owner_user_id, source_lead_id, referred_by_account_id)
+        {{ cl_star_except('source', source('crm', 'accounts'), ['account_id', 'account_name', 'created_at', 'industry', 'company_size', 'region', 'grade', 'owner_user_id', 'source_lead_id', 'referred_by_account_id']) }}
     from source
 
 ),

@@ -17,7 +17,7 @@ renamed as (
         {{ cl_text('opportunity_id') }} as opportunity_id,
         {{ cl_typed('duration_minutes') }} as duration_minutes,
         {{ cl_text('outcome') }} as outcome,
-        source.* exclude (activity_id, activity_at, user_id, activity_type, lead_id, account_id, opportunity_id, duration_minutes, outcome)
+        {{ cl_star_except('source', source('crm', 'activities'), ['activity_id', 'activity_at', 'user_id', 'activity_type', 'lead_id', 'account_id', 'opportunity_id', 'duration_minutes', 'outcome']) }}
     from source
 
 ),

@@ -15,7 +15,7 @@ renamed as (
         {{ cl_email('email') }} as email,
         {{ cl_phone('phone') }} as phone,
         {{ cl_typed('created_at') }} as created_at,
-        source.* exclude (contact_id, account_id, contact_name, decision_role, email, phone, created_at)
+        {{ cl_star_except('source', source('crm', 'contacts'), ['contact_id', 'account_id', 'contact_name', 'decision_role', 'email', 'phone', 'created_at']) }}
     from source
 
 ),

@@ -12,7 +12,7 @@ renamed as (
         {{ cl_text('department_name') }} as department_name,
         {{ cl_text('parent_department_id') }} as parent_department_id,
         {{ cl_text('region') }} as region,
-        source.* exclude (department_id, department_name, parent_department_id, region)
+        {{ cl_star_except('source', source('crm', 'departments'), ['department_id', 'department_name', 'parent_department_id', 'region']) }}
     from source
 
 ),

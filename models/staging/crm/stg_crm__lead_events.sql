@@ -13,7 +13,7 @@ renamed as (
         {{ cl_enum('event_type') }} as event_type,
         {{ cl_text('user_id') }} as user_id,
         {{ cl_text('reason') }} as reason,
-        source.* exclude (lead_id, event_at, event_type, user_id, reason)
+        {{ cl_star_except('source', source('crm', 'lead_events'), ['lead_id', 'event_at', 'event_type', 'user_id', 'reason']) }}
     from source
 
 ),

@@ -26,7 +26,7 @@ renamed as (
         {{ cl_text('converted_account_id') }} as converted_account_id,
         {{ cl_text('converted_opportunity_id') }} as converted_opportunity_id,
         {{ cl_text('disqualify_reason') }} as disqualify_reason,
-        source.* exclude (lead_id, created_at, channel, status, campaign_id, company_name, contact_name, email, phone, wechat_openid, industry, region, owner_user_id, referrer_account_id, converted_at, converted_account_id, converted_opportunity_id, disqualify_reason)
+        {{ cl_star_except('source', source('crm', 'leads'), ['lead_id', 'created_at', 'channel', 'status', 'campaign_id', 'company_name', 'contact_name', 'email', 'phone', 'wechat_openid', 'industry', 'region', 'owner_user_id', 'referrer_account_id', 'converted_at', 'converted_account_id', 'converted_opportunity_id', 'disqualify_reason']) }}
     from source
 
 ),

@@ -21,7 +21,7 @@ renamed as (
         {{ cl_text('source_lead_id') }} as source_lead_id,
         {{ cl_typed('close_date') }} as close_date,
         {{ cl_text('loss_reason') }} as loss_reason,
-        source.* exclude (opportunity_id, account_id, owner_user_id, created_at, amount, opportunity_type, stage, is_closed, is_won, opportunity_name, source_lead_id, close_date, loss_reason)
+        {{ cl_star_except('source', source('crm', 'opportunities'), ['opportunity_id', 'account_id', 'owner_user_id', 'created_at', 'amount', 'opportunity_type', 'stage', 'is_closed', 'is_won', 'opportunity_name', 'source_lead_id', 'close_date', 'loss_reason']) }}
     from source
 
 ),

@@ -13,7 +13,7 @@ renamed as (
         {{ cl_typed('entered_at') }} as entered_at,
         {{ cl_text('owner_user_id') }} as owner_user_id,
         {{ cl_typed('amount') }} as amount,
-        source.* exclude (opportunity_id, stage, entered_at, owner_user_id, amount)
+        {{ cl_star_except('source', source('crm', 'opportunity_stage_history'), ['opportunity_id', 'stage', 'entered_at', 'owner_user_id', 'amount']) }}
     from source
 
 ),

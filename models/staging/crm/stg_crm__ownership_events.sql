@@ -14,7 +14,7 @@ renamed as (
         {{ cl_enum('event_type') }} as event_type,
         {{ cl_text('user_id') }} as user_id,
         {{ cl_text('reason') }} as reason,
-        source.* exclude (entity_type, entity_id, event_at, event_type, user_id, reason)
+        {{ cl_star_except('source', source('crm', 'ownership_events'), ['entity_type', 'entity_id', 'event_at', 'event_type', 'user_id', 'reason']) }}
     from source
 
 ),

@@ -15,7 +15,7 @@ renamed as (
         {{ cl_text('manager_user_id') }} as manager_user_id,
         {{ cl_typed('hired_at') }} as hired_at,
         {{ cl_typed('left_at') }} as left_at,
-        source.* exclude (user_id, user_name, department_id, role, manager_user_id, hired_at, left_at)
+        {{ cl_star_except('source', source('crm', 'users'), ['user_id', 'user_name', 'department_id', 'role', 'manager_user_id', 'hired_at', 'left_at']) }}
     from source
 
 ),

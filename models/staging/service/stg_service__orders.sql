@@ -16,7 +16,7 @@ renamed as (
         {{ cl_text('opportunity_id') }} as opportunity_id,
         {{ cl_typed('subscription_start') }} as subscription_start,
         {{ cl_typed('subscription_end') }} as subscription_end,
-        source.* exclude (order_id, account_id, order_date, amount, order_type, opportunity_id, subscription_start, subscription_end)
+        {{ cl_star_except('source', source('service', 'orders'), ['order_id', 'account_id', 'order_date', 'amount', 'order_type', 'opportunity_id', 'subscription_start', 'subscription_end']) }}
     from source
 
 ),

@@ -16,7 +16,7 @@ renamed as (
         {{ cl_text('category') }} as category,
         {{ cl_text('channel') }} as channel,
         {{ cl_typed('csat') }} as csat,
-        source.* exclude (ticket_id, account_id, opened_at, resolved_at, priority, category, channel, csat)
+        {{ cl_star_except('source', source('service', 'tickets'), ['ticket_id', 'account_id', 'opened_at', 'resolved_at', 'priority', 'category', 'channel', 'csat']) }}
     from source
 
 ),

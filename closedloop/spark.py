@@ -1,0 +1,183 @@
+"""dbt on Spark in this process (issue 16, docs/scaling-out.md).
+
+dbt-spark runs Python models only on Databricks clusters (dbt-labs/dbt-spark#415, #1062): in `session` mode (one
+machine, `spark_local`) it has no way to submit one. `enable_session_python_models()` adds a `session` submission
+method that runs the compiled model in the SparkSession dbt already holds, and makes it the default for a session
+connection; `closedloop build --engine spark` (and `python -m closedloop.spark`, dbt's command line with this
+patch) call it before dbt starts. On Databricks the models run as dbt-databricks submits them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from closedloop.sql import ident
+
+
+def enable_session_python_models() -> None:
+    """Let dbt-spark run Python models in its own SparkSession (method `session`); idempotent."""
+    from dbt.adapters.base import PythonJobHelper
+    from dbt.adapters.spark.connections import SparkConnectionMethod
+    from dbt.adapters.spark.impl import SparkAdapter
+
+    if getattr(SparkAdapter, "_closedloop_session_python", False):
+        return
+
+    class SessionPythonJobHelper(PythonJobHelper):
+        def __init__(self, parsed_model: dict, credentials: Any) -> None:
+            self.parsed_model = parsed_model
+            self.credentials = credentials
+
+        def submit(self, compiled_code: str) -> None:
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.builder.getOrCreate()
+            name = f"<dbt python model {self.parsed_model.get('unique_id', '?')}>"
+            exec(compile(compiled_code, name, "exec"), {"spark": spark, "__name__": "__dbt_python_model__"})
+
+    helpers = SparkAdapter.python_submission_helpers.fget
+    default = SparkAdapter.default_python_submission_method.fget
+
+    def python_submission_helpers(self):
+        return {**helpers(self), "session": SessionPythonJobHelper}
+
+    def default_python_submission_method(self):
+        if self.config.credentials.method == SparkConnectionMethod.SESSION:
+            return "session"
+        return default(self)
+
+    SparkAdapter.python_submission_helpers = property(python_submission_helpers)
+    SparkAdapter.default_python_submission_method = property(default_python_submission_method)
+    SparkAdapter._closedloop_session_python = True
+
+
+def copy_tables_to_duckdb(duckdb_path: Path, schemas: tuple[str, ...] = ("marts",),
+                          tables: list[str] | None = None) -> list[str]:
+    """Copy every table of `schemas` from this process's SparkSession (the one dbt-spark's session method holds)
+    into the DuckDB file `duckdb_path`, replacing tables of the same name; returns `schema.table` names copied.
+    Arrow carries the types: string → VARCHAR, timestamp_ntz → TIMESTAMP, decimal(p,s), date, bigint, double …"""
+    import duckdb
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()
+    copied = []
+    con = duckdb.connect(str(duckdb_path))
+    try:
+        for schema in schemas:
+            if not spark.catalog.databaseExists(schema):
+                continue
+            con.execute(f"create schema if not exists {ident(schema)}")
+            for table in spark.catalog.listTables(schema):
+                if table.isTemporary or table.tableType == "VIEW" or (tables is not None and table.name not in tables):
+                    continue
+                arrow = spark.table(f"`{schema}`.`{table.name}`").toArrow()  # noqa: F841 - read by DuckDB below
+                con.execute(f"create or replace table {ident(schema)}.{ident(table.name)} as select * from arrow")
+                copied.append(f"{schema}.{table.name}")
+    finally:
+        con.close()
+    return copied
+
+
+def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) -> None:
+    """`closedloop build --engine spark`: dbt builds the seeds and models (selector `closedloop_spark`) on the Spark
+    target (CLOSEDLOOP_SPARK_TARGET, default spark_local) over `landing_dir`, in full, then the intermediate and marts
+    tables are copied into the DuckDB working file. Spark's metastore and tables live beside the working file
+    (`.building/spark`, removed with it); raises BuildError naming the failing nodes."""
+    import json
+    import os
+    import shutil
+
+    from closedloop.build import BuildError, _failure_paragraph, run_dbt
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise BuildError("--engine spark needs the `spark` extra (pip install -e '.[spark]') and Java 17 "
+                         "(make spark-venv): docs/scaling-out.md") from exc
+    enable_session_python_models()
+    spark_dir = working.parent / "spark"
+    shutil.rmtree(spark_dir, ignore_errors=True)
+    spark_dir.mkdir(parents=True)
+    target = os.environ.get("CLOSEDLOOP_SPARK_TARGET", "spark_local")
+    args = ["build", "--selector", "closedloop_spark", "--full-refresh", "--target", target]
+    if vars_:
+        args += ["--vars", json.dumps(vars_)]
+    saved = os.environ.get("CLOSEDLOOP_SPARK_DIR")
+    os.environ["CLOSEDLOOP_SPARK_DIR"] = str(spark_dir)
+    try:
+        # The landed Parquet as Spark tables (macros/engines.sql), then the models.
+        register = ["run-operation", "cl_register_sources", "--target", target]
+        if vars_:
+            register += ["--vars", json.dumps(vars_)]
+        result = run_dbt(register, landing_dir, working, out=None, target_path=working.parent / "target-spark")
+        if not result.success:
+            raise BuildError(f"On Spark: the landed Parquet could not be registered: {result.exception or ''}")
+        result = run_dbt(args, landing_dir, working, out=out, target_path=working.parent / "target-spark")
+        if not result.success:
+            raise BuildError(f"On Spark: {_failure_paragraph(result)} The served warehouse was left unchanged.")
+        copied = copy_tables_to_duckdb(working, ("intermediate", "marts"))
+        print(f"Copied {len(copied)} tables from Spark into the working warehouse", file=out, flush=True)
+    finally:
+        if saved is None:
+            os.environ.pop("CLOSEDLOOP_SPARK_DIR", None)
+        else:
+            os.environ["CLOSEDLOOP_SPARK_DIR"] = saved
+        _stop_session()
+        # Spark's tables were copied; its metastore and files are no use to the next build.
+        shutil.rmtree(spark_dir, ignore_errors=True)
+
+
+def _stop_session() -> None:
+    """Stop this process's SparkSession (its memory is the DuckDB build's next)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
+
+
+# Flags of a dbt command that the registering run-operation takes too (each with its value).
+_SHARED_FLAGS = {"--project-dir", "--profiles-dir", "--target", "--target-path", "--log-path", "--vars", "--profile"}
+
+
+def _shared_flags(args: list[str]) -> list[str]:
+    """The `_SHARED_FLAGS` of a dbt command line, each with its value."""
+    out, i = [], 1
+    while i < len(args):
+        if args[i] in _SHARED_FLAGS and i + 1 < len(args):
+            out += args[i: i + 2]
+            i += 2
+        else:
+            i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """dbt's command line with session Python models enabled: `python -m closedloop.spark build --target …`; before
+    build/run/seed/test/compile it registers the landed Parquet (`run-operation cl_register_sources`).
+    `--copy-to FILE.duckdb` (first) copies the marts into a DuckDB file afterwards, in the same SparkSession."""
+    from dbt.cli.main import dbtRunner
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    copy_to = None
+    if args[:1] == ["--copy-to"]:
+        copy_to, args = Path(args[1]), args[2:]
+    enable_session_python_models()
+    if args[:1] in (["build"], ["run"], ["seed"], ["test"], ["compile"]):
+        # the landed Parquet as Spark tables first (macros/engines.sql), with the same project, profile and target
+        registered = dbtRunner().invoke(["run-operation", "cl_register_sources", *_shared_flags(args)])
+        if not registered.success:
+            return 1
+    result = dbtRunner().invoke(args)
+    if copy_to is not None:
+        copied = copy_tables_to_duckdb(copy_to, ("marts",))
+        print(f"Copied {len(copied)} tables into {copy_to}")
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
