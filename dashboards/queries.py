@@ -36,6 +36,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from closedloop.contract import project_vars
 from closedloop.sql import literal
 from dashboards.access import ENV_ACCESS, UNRESTRICTED, Access, AccessDenied, mask_frame
 from dashboards.periods import Window
@@ -164,6 +165,16 @@ def _followup_timeliness(access: Access, cols: set[str], exposed: set) -> str:
                        + ", ".join(f"case when false then {c} end as {c}" for c in hidden) + ")", 1)
 
 
+def _won_elsewhere(access: Access, cols: set[str], exposed: set) -> str:
+    # Their departments' rows; wins counted only for deals in their departments (the rollup keeps them apart by
+    # won_department_id), as summing the scoped fct_opportunities would.
+    kept = f"won_department_id in {_ALLOWED}"
+    hidden = [c for c in ("created_won", "recovered_won", "recovered_revenue") if c in cols]
+    replaced = ", ".join(f"case when {kept} then {c} else {'null' if c.endswith('revenue') else '0'} end as {c}"
+                         for c in hidden)
+    return f"select * replace ({replaced}) from {{src}} where department_id in {_ALLOWED}"
+
+
 def _referred(exposed: set, key: str, facts: tuple[str, ...]) -> str:
     return "".join(f" or {key} in (select {key} from marts.{f})" for f in facts if ("marts", f) in exposed)
 
@@ -222,6 +233,12 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     ("marts", "fct_followups"): _dept("department_id"),
     ("marts", "fct_followup_timeliness"): _followup_timeliness,
     ("marts", "fct_customer_predicted_value"): _dept("department_id"),
+    # the pages' rollups: a department head sees their departments' rows, as of the facts they sum
+    ("marts", "fct_lead_rollup_daily"): _won_elsewhere,
+    ("marts", "fct_lead_response_daily"): _dept("department_id"),
+    ("marts", "fct_opportunity_rollup_daily"): _dept("department_id"),
+    ("marts", "fct_customer_rollup_daily"): _dept("department_id"),
+    ("marts", "fct_followup_rollup"): _won_elsewhere,
     ("marts", "dim_account"): _dim_account,
     ("marts", "dim_campaign"): _dim_campaign,
     ("intermediate", "int_as_of"): "all",
@@ -556,30 +573,25 @@ def kpis(scope: Scope, windows: list[tuple[date, date]]) -> pd.DataFrame:
 
     Lead → opportunity rate is taken over the leads created in the six months before the window starts
     (converted to date), as `closedloop summary` does: the window's own leads are too young to have converted,
-    so their rate would always look like a fall."""
+    so their rate would always look like a fall.
+
+    Summed from the daily rollups (fct_lead_rollup_daily, fct_lead_response_daily, fct_opportunity_rollup_daily):
+    a few thousand rows a year whatever the number of leads, where scanning the leads and deals cost ~0.4 s a load
+    at 10M leads."""
     p = P()
     w = _windows(p, windows)
-    # Windows are whole days, so the leads are first counted per day (a few hundred rows) and the windows summed
-    # over those: joining every window to every lead cost ~0.6 s at a million leads.
+    lead_rows = f"{_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}"
     leads = fetch(f"""
         with w as {w},
-        l as (select created_at, mql_at, is_converted, first_assigned_at, is_sla_calc, is_sla_met
-              from marts.fct_leads where true
-              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}),
         days as (
-            select day, sum(created) as created, sum(converted) as converted, sum(mql) as mql,
-                   sum(sla_calc) as sla_calc, sum(sla_met) as sla_met
-            from (
-                select cast(created_at as date) as day, 1 as created, case when is_converted then 1 else 0 end
-                       as converted, 0 as mql, 0 as sla_calc, 0 as sla_met
-                from l where created_at is not null
-                union all
-                select cast(mql_at as date), 0, 0, 1, 0, 0 from l where mql_at is not null
-                union all
-                select cast(first_assigned_at as date), 0, 0, 0, case when is_sla_calc then 1 else 0 end,
-                       case when is_sla_met then 1 else 0 end
-                from l where first_assigned_at is not null
-            )
+            select day, sum(created) as created, sum(created_converted) as converted, sum(mql) as mql,
+                   0 as sla_calc, 0 as sla_met
+            from marts.fct_lead_rollup_daily where true{lead_rows}
+            group by day
+            union all
+            select day, 0, 0, 0, sum(leads) filter (where sla_status in ('met', 'missed')),
+                   sum(leads) filter (where sla_status = 'met')
+            from marts.fct_lead_response_daily where true{lead_rows}
             group by day)
         select w.i,
             coalesce(sum(d.created) filter (where d.day >= w.s and d.day < w.e), 0)::bigint as new_leads,
@@ -594,32 +606,24 @@ def kpis(scope: Scope, windows: list[tuple[date, date]]) -> pd.DataFrame:
         group by w.i order by w.i""", p.values)
     p = P()
     w = _windows(p, windows)
-    # The account is read only for a grade filter (at 10M leads the join alone cost ~0.5 s a load).
-    account_join = "left join marts.dim_account a using (account_id)" if scope.grades else ""
     opps = fetch(f"""
         with w as {w},
-        o as (select o.created_at, o.closed_at, o.is_closed, o.is_won, o.amount
-              from marts.fct_opportunities o {account_join} where true
-              {_in(p, 'o.department_id', 'd', scope.departments)}{_in(p, 'o.channel', 'c', scope.channels)}
-              {_in(p, 'a.grade', 'g', scope.grades)}),
-        -- counted per (created day, closed day) first, for the same reason as the leads above
-        pairs as (
-            select cast(created_at as date) as created_day, cast(closed_at as date) as closed_day, is_closed, is_won,
-                   count(*) as n, sum(amount) as amount
-            from o group by all)
+        o as (select day, sum(created) as created, sum(won_deals) as won_deals, sum(won_revenue) as won_revenue,
+                     sum(closed_deals) as closed_deals, sum(opened_deals) - sum(settled_deals) as open_deals,
+                     coalesce(sum(opened_amount), 0) - coalesce(sum(settled_amount), 0) as open_amount
+              from marts.fct_opportunity_rollup_daily where true
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
+              {_in(p, 'grade', 'g', scope.grades)}
+              group by day)
         select w.i,
-            coalesce(sum(o.n) filter (where o.created_day >= w.s and o.created_day < w.e), 0)::bigint as opps_created,
-            coalesce(sum(o.n) filter (where o.is_won and o.closed_day >= w.s and o.closed_day < w.e), 0)::bigint
-                as won_deals,
-            coalesce(sum(o.amount) filter (where o.is_won and o.closed_day >= w.s and o.closed_day < w.e), 0)::double
-                as won_revenue,
-            coalesce(sum(o.n) filter (where o.is_closed and o.closed_day >= w.s and o.closed_day < w.e), 0)::bigint
-                as closed_deals,
-            coalesce(sum(o.amount) filter (where o.created_day < w.e and (o.closed_day is null or o.closed_day >= w.e)),
-                     0)::double as open_pipeline,
-            coalesce(sum(o.n) filter (where o.created_day < w.e and (o.closed_day is null or o.closed_day >= w.e)),
-                     0)::bigint as open_deals
-        from w left join pairs o on true
+            coalesce(sum(o.created) filter (where o.day >= w.s and o.day < w.e), 0)::bigint as opps_created,
+            coalesce(sum(o.won_deals) filter (where o.day >= w.s and o.day < w.e), 0)::bigint as won_deals,
+            coalesce(sum(o.won_revenue) filter (where o.day >= w.s and o.day < w.e), 0)::double as won_revenue,
+            coalesce(sum(o.closed_deals) filter (where o.day >= w.s and o.day < w.e), 0)::bigint as closed_deals,
+            -- open at the window's end: every deal opened before it, less those settled before it
+            coalesce(sum(o.open_amount) filter (where o.day < w.e), 0)::double as open_pipeline,
+            coalesce(sum(o.open_deals) filter (where o.day < w.e), 0)::bigint as open_deals
+        from w left join o on true
         group by w.i order by w.i""", p.values)
     p = P()
     w = _windows(p, windows)
@@ -878,17 +882,18 @@ def opportunities_drill(w: Window, scope: Scope, kind: str, limit: int = 5000) -
 
 def lead_funnel(w: Window, scope: Scope) -> pd.DataFrame:
     """Leads created in the window (creation cohort) by channel, with the milestones they reached to date.
-    The row with channel null is the total."""
+    The row with channel null is the total. Summed from fct_lead_rollup_daily's creation-day columns."""
     p = P()
     return fetch(f"""
-        select l.channel, count(*) as leads, count(*) filter (where l.is_mql) as mql,
-               count(*) filter (where l.is_sql) as sql, count(*) filter (where l.is_converted) as opportunities,
-               count(*) filter (where o.is_won) as won, grouping(l.channel) = 1 as is_total
-        from marts.fct_leads l
-        left join marts.fct_opportunities o on o.opportunity_id = l.opportunity_id
-        where l.created_at >= {p('s', w.start)} and l.created_at < {p('e', w.end)}
-              {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
-        group by grouping sets ((), (l.channel))
+        select channel, sum(created)::bigint as leads, sum(created_mql)::bigint as mql,
+               sum(created_sql)::bigint as sql, sum(created_converted)::bigint as opportunities,
+               sum(created_won)::bigint as won, grouping(channel) = 1 as is_total
+        from marts.fct_lead_rollup_daily
+        where day >= {p('s', w.start)} and day < {p('e', w.end)}
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
+        group by grouping sets ((), (channel))
+        -- a channel whose days in the window hold other milestones but no new lead is not a row
+        having grouping(channel) = 1 or sum(created) > 0
         order by is_total desc, leads desc""", p.values)
 
 
@@ -912,48 +917,61 @@ def lead_flow(w: Window, scope: Scope, bucket: str = "day") -> pd.DataFrame:
         from f group by 1 order by 1""", p.values)
 
 
-RESPONSE_BINS = (0, 1, 4, 8, 24, 48, 72, 120, 168, 336)
+# Bounds of the response-time bands (hours): band i holds RESPONSE_BINS[i] <= hours < RESPONSE_BINS[i + 1], the last
+# band everything above. One definition: the dbt var fct_lead_response_daily bands by.
+RESPONSE_BINS = tuple(project_vars()["lead_response_band_hours"])
 
 
 def response_distribution(w: Window, scope: Scope) -> pd.DataFrame:
-    """Leads first assigned in the window by response-time band (hours), with their SLA status."""
+    """Leads first assigned in the window by response-time band (index into RESPONSE_BINS), with their SLA status."""
     p = P()
-    band = "case " + " ".join(f"when response_hours < {hi} then {i}" for i, hi in enumerate(RESPONSE_BINS[1:])) + \
-        f" else {len(RESPONSE_BINS) - 1} end"
     return fetch(f"""
-        with l as (
-            select response_hours, sla_status from marts.fct_leads
-            where first_assigned_at >= {p('s', w.start)} and first_assigned_at < {p('e', w.end)}
-                  and response_hours is not null
-                  {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)})
-        select {band} as band, sla_status, count(*) as leads
-        from l group by all order by 1, 2""", p.values)
+        select response_band as band, sla_status, sum(leads)::bigint as leads
+        from marts.fct_lead_response_daily
+        where day >= {p('s', w.start)} and day < {p('e', w.end)} and response_band is not null
+              {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
+        group by all order by 1, 2""", p.values)
 
 
 def sla_by_department(w: Window, scope: Scope) -> pd.DataFrame:
+    """Leads first assigned in the window per department: SLA met, missed, pending and compliance (summed from
+    fct_lead_response_daily), and the median response hours (medians do not add up: read from fct_leads, three of
+    its columns)."""
     p = P()
+    s, e = p("s", w.start), p("e", w.end)
+    rows = f"{_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}"
     return fetch(f"""
-        select l.department_id, coalesce(d.department_name, '—') as department_name,
-               count(*) filter (where sla_status = 'met') as met,
-               count(*) filter (where sla_status = 'missed') as missed,
-               count(*) filter (where sla_status = 'pending') as pending,
-               {_ratio("count(*) filter (where is_sla_met)", "count(*) filter (where is_sla_calc)")} as compliance,
-               median(response_hours) as median_response_hours
-        from marts.fct_leads l left join marts.dim_department d using (department_id)
-        where first_assigned_at >= {p('s', w.start)} and first_assigned_at < {p('e', w.end)}
-              {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
-        group by all order by compliance desc nulls last""", p.values)
+        with counts as (
+            select department_id,
+                   coalesce(sum(leads) filter (where sla_status = 'met'), 0)::bigint as met,
+                   coalesce(sum(leads) filter (where sla_status = 'missed'), 0)::bigint as missed,
+                   coalesce(sum(leads) filter (where sla_status = 'pending'), 0)::bigint as pending
+            from marts.fct_lead_response_daily
+            where day >= {s} and day < {e}{rows}
+            group by department_id),
+        medians as (
+            select department_id, median(response_hours) as median_response_hours
+            from marts.fct_leads
+            where first_assigned_at >= {s} and first_assigned_at < {e}{rows}
+            group by department_id)
+        select c.department_id, coalesce(d.department_name, '—') as department_name, c.met, c.missed, c.pending,
+               {_ratio('c.met', 'c.met + c.missed')} as compliance, m.median_response_hours
+        from counts c
+        left join medians m on m.department_id is not distinct from c.department_id
+        left join marts.dim_department d on d.department_id = c.department_id
+        order by compliance desc nulls last""", p.values)
 
 
 def pool_summary(w: Window, scope: Scope) -> pd.DataFrame:
     """Leads first released to the pool in the window, and how many of them were recovered (converted after)."""
     p = P()
     return fetch(f"""
-        select count(*) as released_leads, count(*) filter (where is_recovered) as recovered,
-               count(*) filter (where final_status = 'open') as still_open,
-               count(*) filter (where final_status = 'disqualified') as disqualified
-        from marts.fct_leads
-        where first_released_at >= {p('s', w.start)} and first_released_at < {p('e', w.end)}
+        select coalesce(sum(released), 0)::bigint as released_leads,
+               coalesce(sum(released_recovered), 0)::bigint as recovered,
+               coalesce(sum(released_open), 0)::bigint as still_open,
+               coalesce(sum(released_disqualified), 0)::bigint as disqualified
+        from marts.fct_lead_rollup_daily
+        where day >= {p('s', w.start)} and day < {p('e', w.end)}
               {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}""",
                  p.values)
 
@@ -1060,19 +1078,21 @@ def _customer_filter(p: P, scope: Scope, end: date) -> str:
 
 
 def value_by(dim: str, scope: Scope, end: date) -> pd.DataFrame:
-    """Customers (first order before `end`) by grade or source channel: count, LTV, revenue by type."""
-    col = {"grade": "coalesce(v.grade, '—')", "channel": "coalesce(a.source_channel, '—')"}[dim]
+    """Customers (first order before `end`) by grade or source channel: count, LTV, revenue by type. Summed from
+    fct_customer_rollup_daily (customers per first-order day × department × grade × source channel)."""
+    col = {"grade": "coalesce(grade, '—')", "channel": "coalesce(source_channel, '—')"}[dim]
     p = P()
     return fetch(f"""
-        select {col} as key, count(*) as customers,
-               count(*) filter (where v.is_active) as active,
-               count(*) filter (where v.churned_at is not null) as churned,
-               sum(v.lifetime_value)::double as lifetime_value, avg(v.lifetime_value)::double as avg_lifetime_value,
-               sum(v.revenue_new)::double as revenue_new, sum(v.revenue_renewal)::double as revenue_renewal,
-               sum(v.revenue_upsell)::double as revenue_upsell, sum(v.revenue_cross_sell)::double as revenue_cross_sell,
-               sum(v.revenue_service)::double as revenue_service, sum(v.referral_revenue)::double as referral_revenue
-        from marts.fct_customer_value v left join marts.dim_account a using (account_id)
-        where v.first_order_date is not null{_customer_filter(p, scope, end)}
+        select {col} as key, sum(customers)::bigint as customers, sum(active)::bigint as active,
+               sum(churned)::bigint as churned,
+               sum(lifetime_value)::double as lifetime_value,
+               {_ratio('sum(lifetime_value)', 'sum(valued_customers)')} as avg_lifetime_value,
+               sum(revenue_new)::double as revenue_new, sum(revenue_renewal)::double as revenue_renewal,
+               sum(revenue_upsell)::double as revenue_upsell, sum(revenue_cross_sell)::double as revenue_cross_sell,
+               sum(revenue_service)::double as revenue_service, sum(referral_revenue)::double as referral_revenue
+        from marts.fct_customer_rollup_daily
+        where first_order_date < {p('e', end)}{_in(p, 'department_id', 'd', scope.departments)}
+              {_in(p, 'grade', 'g', scope.grades)}{_in(p, 'source_channel', 'c', scope.channels)}
         group by 1 order by lifetime_value desc""", p.values)
 
 
@@ -1406,12 +1426,13 @@ def duplicates_by_channel(w: Window, scope: Scope) -> pd.DataFrame:
     """Leads created in the window per channel: how many are duplicates (docs/metrics.md#duplicate-leads)."""
     p = P()
     return fetch(f"""
-        select channel, count(*) as leads, count(*) filter (where is_duplicate) as duplicates,
-               {_ratio('count(*) filter (where is_duplicate)', 'count(*)')} as duplicate_share
-        from marts.fct_leads
-        where created_at >= {p('s', w.start)} and created_at < {p('e', w.end)}
+        select channel, sum(created)::bigint as leads, sum(created_duplicates)::bigint as duplicates,
+               {_ratio('sum(created_duplicates)', 'sum(created)')} as duplicate_share
+        from marts.fct_lead_rollup_daily
+        where day >= {p('s', w.start)} and day < {p('e', w.end)}
               {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
-        group by channel order by duplicate_share desc nulls last, leads desc""", p.values)
+        group by channel having sum(created) > 0
+        order by duplicate_share desc nulls last, leads desc""", p.values)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1593,16 +1614,16 @@ def followup_items(scope: Scope, statuses: tuple[str, ...] = ("overdue", "due"),
 
 
 def followup_by_owner(scope: Scope) -> pd.DataFrame:
-    """Follow-ups per owner: overdue, due, upcoming, done."""
+    """Follow-ups per owner: overdue, due, upcoming, done (summed from fct_followup_rollup)."""
     p = P()
     return fetch(f"""
         select f.owner_user_id, coalesce(u.user_name, f.owner_user_id) as owner_name,
                coalesce(d.department_name, f.department_id) as department_name,
-               count(*) filter (where f.status = 'overdue') as overdue,
-               count(*) filter (where f.status = 'due') as due,
-               count(*) filter (where f.status = 'upcoming') as upcoming,
-               count(*) filter (where f.status = 'done') as done
-        from marts.fct_followups f
+               coalesce(sum(f.followups) filter (where f.status = 'overdue'), 0)::bigint as overdue,
+               coalesce(sum(f.followups) filter (where f.status = 'due'), 0)::bigint as due,
+               coalesce(sum(f.followups) filter (where f.status = 'upcoming'), 0)::bigint as upcoming,
+               coalesce(sum(f.followups) filter (where f.status = 'done'), 0)::bigint as done
+        from marts.fct_followup_rollup f
         left join marts.dim_user u on u.user_id = f.owner_user_id
         left join marts.dim_department d on d.department_id = f.department_id
         where true{_followup_filter(p, scope)}
@@ -1625,16 +1646,14 @@ def followup_timeliness(scope: Scope) -> pd.DataFrame:
 
 def followup_earned(scope: Scope) -> pd.DataFrame:
     """What following up earned, by reason: follow-ups, recovered (the person or account came back with an
-    opportunity), of those won, and their won revenue."""
+    opportunity), of those won, and their won revenue (summed from fct_followup_rollup)."""
     p = P()
     return fetch(f"""
-        select f.reason, any_value(f.category) as category, count(*) as followups,
-               count(*) filter (where f.status = 'done') as done,
-               count(*) filter (where f.is_recovered) as recovered,
-               count(*) filter (where o.is_won) as recovered_won,
-               coalesce(sum(o.amount) filter (where o.is_won), 0) as recovered_revenue
-        from marts.fct_followups f
-        left join marts.fct_opportunities o on o.opportunity_id = f.recovered_opportunity_id
+        select f.reason, any_value(f.category) as category, sum(f.followups)::bigint as followups,
+               coalesce(sum(f.followups) filter (where f.status = 'done'), 0)::bigint as done,
+               sum(f.recovered)::bigint as recovered, sum(f.recovered_won)::bigint as recovered_won,
+               coalesce(sum(f.recovered_revenue), 0) as recovered_revenue
+        from marts.fct_followup_rollup f
         where true{_followup_filter(p, scope)}
         group by f.reason order by recovered_revenue desc, f.reason""", p.values)
 
