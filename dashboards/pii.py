@@ -73,6 +73,29 @@ def fold(s: str) -> str:
 # Phones
 # ---------------------------------------------------------------------------------------------------------------
 
+_FULL_WIDTH_PHONE = str.maketrans("０１２３４５６７８９＋", "0123456789+")
+
+
+def normalised_phone(text: str | None) -> str | None:
+    """A phone number the way staging stores it (macros/staging.sql `cl_phone`, whose cases this follows line by
+    line; tests/test_identity_search.py holds the two to the same answers on one list of spellings): full-width
+    digits folded, digits only; a mobile after 86 / 0086 keeps its 11 digits; any other number written +86 / 0086
+    gets the trunk 0 back. None when no digit is left."""
+    if text is None:
+        return None
+    raw = text.strip(" ").translate(_FULL_WIDTH_PHONE)
+    digits = re.sub(r"[^0-9]", "", raw)
+    if re.fullmatch(r"(?:0086|86)1[0-9]{10}", digits):
+        value = digits[-11:]
+    elif raw.startswith("+86"):
+        value = "0" + digits[2:]
+    elif raw.startswith("0086"):
+        value = "0" + digits[4:]
+    else:
+        value = digits
+    return value or None
+
+
 # A run of digit groups; a Latin letter, digit or underscore glued to either end (or before a `-`/`.` in front of
 # it: A-0010-000000) makes it part of an id.
 _RUN = re.compile(r"(?<![0-9A-Za-z_+])(?<![0-9A-Za-z_][-.])"

@@ -1298,14 +1298,13 @@ def search_person(text: str) -> str | None:
             return found
     if not current_access().see_pii:
         return None
-    from dashboards.pii import fold
+    from dashboards.pii import fold, normalised_phone
 
     folded = fold(text)
     if "@" in folded:
         kind, value = "email", folded.strip().lower()
-    elif _PHONE_SEARCH.fullmatch(folded):
-        digits = re.sub(r"[^0-9]", "", folded)
-        kind, value = "phone", re.sub(r"^(?:0086|86)(?=1[3-9][0-9]{9}$)", "", digits)
+    elif _PHONE_SEARCH.fullmatch(folded) and normalised_phone(text):
+        kind, value = "phone", normalised_phone(text)
     else:
         return None
     p = P()

@@ -232,7 +232,9 @@
 
 {# One number, one value: full-width digits (１３８…) folded, digits only; a mobile written +86 / 0086 / 86
    before its 11 digits keeps the 11 digits, and any other number written with +86 / 0086 gets the domestic
-   trunk 0 back ("+86 10 6552 8888" and "010-6552 8888" are one number). #}
+   trunk 0 back ("+86 10 6552 8888" and "010-6552 8888" are one number). The journey's search box folds what is
+   typed the same way (dashboards/pii.py normalised_phone); tests/test_identity_search.py holds the two to the same
+   answers on one list of spellings. #}
 {% macro cl_phone(col) -%}
     {%- set raw = "translate(trim(cast(" ~ col ~ " as string)), '０１２３４５６７８９＋', '0123456789+')" -%}
     {%- set digits = cl_regexp_replace_all(raw, "'[^0-9]'", "''") -%}

@@ -266,6 +266,23 @@ def test_their_tiles_are_their_departments_totals(configure, org, sample, monkey
             assert mine[label] == ref[label], label
 
 
+def test_their_rollups_count_no_win_of_another_departments_deal(sample, org, monkeypatch, wh):
+    # The rollups count a lead's or follow-up's win by the won deal's department: in the head's view only wins of
+    # their departments' deals count, as summing their view of fct_opportunities would (issue 17).
+    monkeypatch.setenv(q.ENV_WAREHOUSE, str(sample.warehouse))
+    elsewhere = {}
+    for table, won in (("fct_lead_rollup_daily", "created_won"), ("fct_followup_rollup", "recovered_won")):
+        everyone = wh.execute(f"select * from marts.{table}").df()
+        theirs = everyone[everyone.department_id.isin(org["allowed"])]
+        elsewhere[table] = int(theirs.loc[~theirs.won_department_id.isin(org["allowed"]), won].sum())
+        with q.viewing(head_access(org)):
+            seen = q.fetch(f"select * from marts.{table}")
+        assert set(seen.department_id) <= org["allowed"]
+        assert seen[won].sum() == theirs[won].sum() - elsewhere[table]
+        assert not seen.loc[seen[won] > 0, "won_department_id"].isin(org["other_ids"]).any()
+    assert sum(elsewhere.values()) > 0  # the sample has such wins: the rule is exercised
+
+
 def test_drills_are_for_analysts_by_default(configure, org):
     configure(HEAD)  # department_head: row_level false by default
     t = Tr("zh")
@@ -387,6 +404,10 @@ def calls(org, as_of: date) -> dict[str, list]:
         "content_performance": [(w,), (w, "markov")], "content_by_type": [(w,)],
         "forecast_reliability": [()],
         "fetch": [("select * from marts.fct_opportunities",), ("select * from marts.fct_leads",),
+                  # the pages' rollups (issue 17)
+                  ("select * from marts.fct_lead_rollup_daily",), ("select * from marts.fct_lead_response_daily",),
+                  ("select * from marts.fct_opportunity_rollup_daily",),
+                  ("select * from marts.fct_customer_rollup_daily",), ("select * from marts.fct_followup_rollup",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
                   ("select * from marts.dim_user",)],
     })
@@ -529,6 +550,12 @@ def _rewrite_everyone_else(path: Path, org) -> None:
                 con.execute(f"update marts.dim_account set owner_user_name = 'LEAK', owner_user_id = 'U-LEAK', "
                             f"owner_department_id = 'D-LEAK' where owner_department_id not in {mine} "
                             "or owner_department_id is null")
+            if "won_department_id" in names:  # rollups: their leads' and follow-ups' wins of another department's deal
+                won = [x for x in ("created_won", "recovered_won", "recovered_revenue") if x in names]
+                con.execute(f'update "{schema}"."{table}" set '
+                            + ", ".join(f"{x} = coalesce({x}, 0) + 1" for x in won)
+                            + f" where department_id in {mine} and (won_department_id not in {mine} "
+                              f"or (won_department_id is null and {won[0]} > 0))")
             if table == "fct_department_comparison":  # company figures inside their own rows
                 con.execute("update marts.fct_department_comparison set "
                             + ", ".join(f"{x} = {x} + 7" if x != "significance" else "significance = 'LEAK'"
