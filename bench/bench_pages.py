@@ -10,6 +10,7 @@ script run. Target: query p95 ≤ 300 ms at scale 100.
 
     .venv/bin/python bench/bench_pages.py --warehouse data/warehouse.duckdb [--runs 3] [--markdown]
     .venv/bin/python bench/bench_pages.py --warehouse data/warehouse.duckdb --loads 20 --json
+    .venv/bin/python bench/bench_pages.py --warehouse data/warehouse.duckdb --loads 3 --per-query --pages overview
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -110,6 +112,41 @@ def timed_load(view: str, params: dict, clear: bool) -> tuple[float, float, int]
     return took, sum(spent), len(spent)
 
 
+RELATION = re.compile(r"\bmarts\.\"?(\w+)")
+
+
+def per_query(views: list[str], params: dict, loads: int, warehouse: Path) -> list[dict]:
+    """Every query of every page over `loads` cold loads: its median seconds and the marts it reads, with their
+    row counts in this warehouse (what a query scans at most: the basis for estimating another scale)."""
+    import duckdb
+
+    from dashboards import queries
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = dict(con.execute("select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'"
+                                ).fetchall())
+    finally:
+        con.close()
+    out = []
+    for view in views:
+        seen: dict[str, list[float]] = {}
+        for _ in range(loads):
+            queries.QUERY_LOG = []
+            try:
+                timed_load(view, params, clear=True)
+                for sql, took in queries.QUERY_LOG:
+                    seen.setdefault(sql, []).append(took)
+            finally:
+                queries.QUERY_LOG = None
+        for sql, times in seen.items():
+            marts = sorted(set(RELATION.findall(sql)))
+            out.append({"page": view, "median_s": round(statistics.median(times), 4), "marts": marts,
+                        "rows_read_at_most": sum(rows.get(m, 0) for m in marts),
+                        "sql": " ".join(sql.split())[:120]})
+    return out
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0–100), nearest rank: p95 of 20 loads is the 19th slowest."""
     ordered = sorted(values)
@@ -140,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loads", type=int, default=0,
                     help="instead: N cold loads per page, p50/p95 of query time and script time")
     ap.add_argument("--json", action="store_true", help="with --loads: print one JSON object")
+    ap.add_argument("--per-query", action="store_true",
+                    help="with --loads: each query's median time and the marts it reads with their row counts")
     ap.add_argument("--slow-ms", type=float, default=None,
                     help="log every query slower than this (to stderr, with its SQL): which query makes a page slow")
     args = ap.parse_args(argv)
@@ -154,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.grain:
         params["grain"] = args.grain
 
+    if args.loads and args.per_query:
+        for r in per_query(args.pages, params, args.loads, args.warehouse):
+            print(json.dumps(r, ensure_ascii=False) if args.json else
+                  f"{r['page']:<10} {r['median_s'] * 1000:7.1f} ms  {r['rows_read_at_most']:>11,} rows  "
+                  f"{','.join(r['marts'])}  {r['sql'][:60]}")
+        return 0
     if args.loads:
         result = load_percentiles(args.pages, params, args.loads)
         if args.json:

@@ -291,8 +291,10 @@ def _scoped_connection(path: str, access: Access) -> tuple[duckdb.DuckDBPyConnec
         raise
 
 
-# bench/bench_pages.py collects the time of every query it makes a page run here; None outside a benchmark.
+# bench/bench_pages.py collects the time of every query it makes a page run here (and, with --per-query, the
+# statement beside it); None outside a benchmark.
 QUERY_TIMINGS: list[float] | None = None
+QUERY_LOG: list[tuple[str, float]] | None = None
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -354,6 +356,8 @@ def _fetch(build_key: tuple, access_key: tuple, sql: str, params: tuple) -> pd.D
     took = time.perf_counter() - started
     if QUERY_TIMINGS is not None:
         QUERY_TIMINGS.append(took)
+    if QUERY_LOG is not None:
+        QUERY_LOG.append((sql, took))
     if took > SLOW_QUERY_SECONDS:
         log.warning("slow query (%.2f s): %s", took, " ".join(sql.split())[:200])
     return df
