@@ -100,6 +100,8 @@ def timed_load(view: str, params: dict, clear: bool) -> tuple[float, float, int]
     if clear:
         st.cache_data.clear()
     queries.QUERY_TIMINGS = []
+    if queries.QUERY_LOG is not None:  # --per-query: this page's statements, not the frame's first landing
+        queries.QUERY_LOG = []
     started = time.perf_counter()
     try:
         at.run()

@@ -1597,23 +1597,30 @@ def followup_items(scope: Scope, statuses: tuple[str, ...] = ("overdue", "due"),
     """The open follow-ups to act on, most urgent first (overdue before due), then the most valuable (the lost deal's
     amount, else the account's lifetime value), then the longest past due."""
     p = P()
+    # Valued and cut to `limit` before the names are joined: the owner, department and account of every open
+    # follow-up were joined first before (~0.5 s at 800k follow-ups, issue 17).
+    value = "coalesce(o.amount, v.lifetime_value)"
+    order = ("case f.status when 'overdue' then 0 when 'due' then 1 else 2 end, coalesce({value}, 0) desc, "
+             "f.due_at, f.followup_id")
     return fetch(f"""
+        with f as (
+            select f.*, {value} as value
+            from marts.fct_followups f
+            left join marts.fct_opportunities o on f.entity_type = 'opportunity' and o.opportunity_id = f.entity_id
+            left join marts.fct_customer_value v on v.account_id = f.account_id
+            where list_contains({p('st', tuple(statuses))}, f.status){_followup_filter(p, scope)}
+            order by {order.format(value=value)}
+            limit {int(limit)})
         select f.followup_id, f.status, f.due_at, f.feedback_at, f.reason, f.category, f.next_action,
                f.entity_type, f.entity_id, f.owner_user_id, coalesce(u.user_name, f.owner_user_id) as owner_name,
                f.department_id, coalesce(d.department_name, f.department_id) as department_name,
-               f.account_id, a.account_name,
-               coalesce(o.amount, v.lifetime_value) as value,
+               f.account_id, a.account_name, f.value,
                date_diff('day', f.due_at, (select as_of_at from intermediate.int_as_of)) as days_past_due
-        from marts.fct_followups f
+        from f
         left join marts.dim_user u on u.user_id = f.owner_user_id
         left join marts.dim_department d on d.department_id = f.department_id
         left join marts.dim_account a on a.account_id = f.account_id
-        left join marts.fct_opportunities o on f.entity_type = 'opportunity' and o.opportunity_id = f.entity_id
-        left join marts.fct_customer_value v on v.account_id = f.account_id
-        where list_contains({p('st', tuple(statuses))}, f.status){_followup_filter(p, scope)}
-        order by case f.status when 'overdue' then 0 when 'due' then 1 else 2 end,
-                 coalesce(o.amount, v.lifetime_value, 0) desc, f.due_at, f.followup_id
-        limit {int(limit)}""", p.values)
+        order by {order.format(value='f.value')}""", p.values)
 
 
 def followup_by_owner(scope: Scope) -> pd.DataFrame:
@@ -1721,12 +1728,17 @@ def predicted_value_bands(scope: Scope) -> pd.DataFrame:
 def top_predicted_accounts(scope: Scope, limit: int = 20) -> pd.DataFrame:
     """The accounts with the largest predicted 12-month value."""
     p = P()
+    # The top accounts are taken before the account names are joined: joining every account first cost ~0.1 s at
+    # 380k accounts (issue 17).
     return fetch(f"""
+        with v as (
+            select * from marts.fct_customer_predicted_value
+            where true{_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'grade', 'g', scope.grades)}
+            order by predicted_value_12m desc, account_id limit {p('n', limit)})
         select v.account_id, a.account_name, v.grade, v.frequency, v.expected_orders_12m,
                v.expected_avg_order_value, v.predicted_value_12m, v.p_alive
-        from marts.fct_customer_predicted_value v left join marts.dim_account a using (account_id)
-        where true{_in(p, 'v.department_id', 'd', scope.departments)}{_in(p, 'v.grade', 'g', scope.grades)}
-        order by v.predicted_value_12m desc, v.account_id limit {p('n', limit)}""", p.values)
+        from v left join marts.dim_account a using (account_id)
+        order by v.predicted_value_12m desc, v.account_id""", p.values)
 
 
 def value_backtest() -> pd.DataFrame:
