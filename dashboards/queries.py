@@ -889,9 +889,10 @@ def lead_funnel(w: Window, scope: Scope) -> pd.DataFrame:
     The row with channel null is the total. Summed from fct_lead_rollup_daily's creation-day columns."""
     p = P()
     return fetch(f"""
-        select channel, sum(created)::bigint as leads, sum(created_mql)::bigint as mql,
-               sum(created_sql)::bigint as sql, sum(created_converted)::bigint as opportunities,
-               sum(created_won)::bigint as won, grouping(channel) = 1 as is_total
+        select channel, coalesce(sum(created), 0)::bigint as leads, coalesce(sum(created_mql), 0)::bigint as mql,
+               coalesce(sum(created_sql), 0)::bigint as sql,
+               coalesce(sum(created_converted), 0)::bigint as opportunities,
+               coalesce(sum(created_won), 0)::bigint as won, grouping(channel) = 1 as is_total
         from marts.fct_lead_rollup_daily
         where day >= {p('s', w.start)} and day < {p('e', w.end)}
               {_in(p, 'department_id', 'd', scope.departments)}{_in(p, 'channel', 'c', scope.channels)}
