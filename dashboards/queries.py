@@ -238,6 +238,7 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     ("marts", "fct_lead_response_daily"): _dept("department_id"),
     ("marts", "fct_opportunity_rollup_daily"): _dept("department_id"),
     ("marts", "fct_customer_rollup_daily"): _dept("department_id"),
+    ("marts", "fct_customer_predicted_rollup"): _dept("department_id"),
     ("marts", "fct_followup_rollup"): _won_elsewhere,
     ("marts", "dim_account"): _dim_account,
     ("marts", "dim_campaign"): _dim_campaign,
@@ -1678,8 +1679,9 @@ def feedback_unmatched() -> pd.DataFrame:
 # Customers who buy again without a subscription (Lifecycle value page)
 # ---------------------------------------------------------------------------------------------------------------
 
-# bands of predicted 12-month value (currency) for its distribution
-VALUE_BANDS = (0, 5_000, 10_000, 20_000, 50_000, 100_000)
+# bands of predicted 12-month value (currency) for its distribution: band i holds VALUE_BANDS[i] <= value <
+# VALUE_BANDS[i + 1]. One definition: the dbt var fct_customer_predicted_rollup bands by.
+VALUE_BANDS = tuple(project_vars()["predicted_value_band_amounts"])
 
 
 def retention_by_rule(end: date) -> pd.DataFrame:
@@ -1704,23 +1706,25 @@ def _predicted_filter(p: P, scope: Scope) -> str:
 
 
 def predicted_value_summary(scope: Scope) -> pd.DataFrame:
-    """One row: accounts without a subscription, their predicted 12-month value and orders, mean p_alive."""
+    """One row: accounts without a subscription, their predicted 12-month value and orders, mean p_alive (summed
+    from fct_customer_predicted_rollup)."""
     p = P()
     return fetch(f"""
-        select max(as_of_date) as as_of_date, count(*)::bigint as accounts,
+        select max(as_of_date) as as_of_date, coalesce(sum(accounts), 0)::bigint as accounts,
                sum(predicted_value_12m)::double as predicted_value_12m,
-               sum(expected_orders_12m)::double as expected_orders_12m, avg(p_alive)::double as p_alive
-        from marts.fct_customer_predicted_value
+               sum(expected_orders_12m)::double as expected_orders_12m,
+               {_ratio('sum(p_alive_sum)', 'sum(p_alive_count)')} as p_alive
+        from marts.fct_customer_predicted_rollup
         where true{_predicted_filter(p, scope)}""", p.values)
 
 
 def predicted_value_bands(scope: Scope) -> pd.DataFrame:
     """Accounts and predicted value per band of predicted 12-month value (band = index into VALUE_BANDS)."""
     p = P()
-    band = " + ".join(f"(predicted_value_12m >= {int(b)})::int" for b in VALUE_BANDS[1:])
     return fetch(f"""
-        select {band} as band, count(*)::bigint as accounts, sum(predicted_value_12m)::double as predicted_value_12m
-        from marts.fct_customer_predicted_value
+        select value_band as band, sum(accounts)::bigint as accounts,
+               sum(predicted_value_12m)::double as predicted_value_12m
+        from marts.fct_customer_predicted_rollup
         where true{_predicted_filter(p, scope)}
         group by 1 order by 1""", p.values)
 
@@ -1745,10 +1749,6 @@ def top_predicted_accounts(scope: Scope, limit: int = 20) -> pd.DataFrame:
 def value_backtest() -> pd.DataFrame:
     """The repeat-purchase backtest by decile of predicted orders (1 = lowest), with the fit's split."""
     return fetch("""
-        with ranked as (
-            select *, ntile(10) over (order by predicted_orders, account_id) as decile
-            from marts.fct_customer_value_backtest)
-        select decile, min(fitted_to) as fitted_to, max(as_of_date) as as_of_date, count(*)::bigint as accounts,
-               sum(predicted_orders)::double as predicted_orders, sum(actual_orders)::double as actual_orders,
-               sum(predicted_revenue)::double as predicted_revenue, sum(actual_revenue)::double as actual_revenue
-        from ranked group by decile order by decile""")
+        select decile, fitted_to, as_of_date, accounts, predicted_orders, actual_orders, predicted_revenue,
+               actual_revenue
+        from marts.fct_customer_value_backtest_deciles order by decile""")

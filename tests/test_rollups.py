@@ -1,6 +1,7 @@
 """The pages' rolled-up figures (issue 17: Overview, Lead flow, Lifecycle and Follow-ups read the rollup marts of
 models/marts/rollups/ instead of scanning the facts) equal an independent recomputation from the row-grain marts
-(tests/independent/pages.py, pandas over fct_leads, fct_opportunities, fct_customer_value, fct_followups), for
+(tests/independent/pages.py, pandas over fct_leads, fct_opportunities, fct_customer_value, fct_followups,
+fct_customer_predicted_value, fct_customer_value_backtest), for
 several windows and filter combinations, and for a department head whose view is limited to their region.
 
 Over the session's `sample` warehouse; no extra build.
@@ -32,7 +33,7 @@ def marts(sample) -> dict[str, pd.DataFrame]:
     try:
         return {n: con.execute(f"select * from marts.{n}").df() for n in (
             "fct_leads", "fct_opportunities", "dim_account", "fct_customer_value", "fct_followups",
-            "dim_department")}
+            "dim_department", "fct_customer_predicted_value", "fct_customer_value_backtest")}
     finally:
         con.close()
 
@@ -193,3 +194,19 @@ def test_followups_equal_a_recount_of_the_followups(served, marts, region):
                       ["reason"],
                       f"followup_earned {name}")
 
+
+
+def test_predicted_value_and_the_backtest_equal_a_recount_of_the_accounts(served, marts, region):
+    for name, scope, viewer in _cases(marts, region):
+        predicted = pages.filtered(_visible(marts["fct_customer_predicted_value"], viewer, region),
+                                   scope.departments, None, scope.grades)
+        tiles, bands = pages.predicted_value(predicted, q.VALUE_BANDS)
+        got = _run(viewer, q.predicted_value_summary, scope).iloc[0]
+        for key, value in tiles.items():
+            assert (pd.isna(got[key]) and pd.isna(value)) or _close(float(got[key]), value), (name, key)
+        _frames_equal(_run(viewer, q.predicted_value_bands, scope), bands, ["band"], f"predicted_value_bands {name}")
+    want = pages.backtest_deciles(marts["fct_customer_value_backtest"])
+    got = q.value_backtest()
+    _frames_equal(got.assign(fitted_to=pd.to_datetime(got.fitted_to), as_of_date=pd.to_datetime(got.as_of_date)),
+                  want.assign(fitted_to=pd.to_datetime(want.fitted_to), as_of_date=pd.to_datetime(want.as_of_date)),
+                  ["decile"], "value_backtest")

@@ -154,3 +154,30 @@ def followups_earned(followups: pd.DataFrame, opps: pd.DataFrame) -> pd.DataFram
                                                     recovered_won=("recovered_won", "sum"),
                                                     recovered_revenue=("recovered_revenue", "sum"))
     return out.reset_index()
+
+
+def predicted_value(predicted: pd.DataFrame, bounds) -> tuple[dict, pd.DataFrame]:
+    """The Lifecycle page's predicted-value tiles (accounts, value, orders, mean P(alive)) and its distribution by
+    band (bounds[i] <= value < bounds[i + 1])."""
+    tiles = {"accounts": len(predicted), "predicted_value_12m": float(predicted.predicted_value_12m.sum()),
+             "expected_orders_12m": float(predicted.expected_orders_12m.sum()),
+             "p_alive": float(predicted.p_alive.mean()) if predicted.p_alive.notna().any() else np.nan}
+    band = np.searchsorted(np.asarray(bounds[1:], dtype=float), predicted.predicted_value_12m.to_numpy(), side="right")
+    bands = (predicted.assign(band=band).groupby("band")
+             .agg(accounts=("account_id", "size"), predicted_value_12m=("predicted_value_12m", "sum")).reset_index())
+    return tiles, bands
+
+
+def backtest_deciles(backtest: pd.DataFrame) -> pd.DataFrame:
+    """Accounts ranked by predicted orders (then id) cut into ten groups as equal as can be, the first ones one
+    larger when the count does not divide by ten."""
+    ranked = backtest.sort_values(["predicted_orders", "account_id"]).reset_index(drop=True)
+    n = len(ranked)
+    sizes = [n // 10 + (1 if i < n % 10 else 0) for i in range(10)]
+    ranked["decile"] = np.repeat(np.arange(1, 11), sizes)
+    out = ranked.groupby("decile").agg(fitted_to=("fitted_to", "min"), as_of_date=("as_of_date", "max"),
+                                       accounts=("account_id", "size"), predicted_orders=("predicted_orders", "sum"),
+                                       actual_orders=("actual_orders", "sum"),
+                                       predicted_revenue=("predicted_revenue", "sum"),
+                                       actual_revenue=("actual_revenue", "sum"))
+    return out.reset_index()
