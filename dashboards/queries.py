@@ -236,6 +236,7 @@ SCOPED_RELATIONS: dict[tuple[str, str], object] = {
     # the pages' rollups: a department head sees their departments' rows, as of the facts they sum
     ("marts", "fct_lead_rollup_daily"): _won_elsewhere,
     ("marts", "fct_lead_response_daily"): _dept("department_id"),
+    ("marts", "fct_lead_disqualified_daily"): _dept("department_id"),
     ("marts", "fct_opportunity_rollup_daily"): _dept("department_id"),
     ("marts", "fct_customer_rollup_daily"): _dept("department_id"),
     ("marts", "fct_customer_predicted_rollup"): _dept("department_id"),
@@ -991,11 +992,11 @@ def feedback_reasons(w: Window, scope: Scope) -> pd.DataFrame:
     cols = ("any_value(r.label_en) as label_en, any_value(r.category) as category, "
             "any_value(r.next_action) as next_action, any_value(r.recontact_after_days) as recontact_after_days"
             if has_seed else "null as label_en, null as category, null as next_action, null as recontact_after_days")
+    # summed from fct_lead_disqualified_daily (leads per disqualified day × department × channel × reason)
     return fetch(f"""
-        select l.disqualify_reason as reason, {cols}, count(*) as leads
-        from marts.fct_leads l {seed}
-        where l.disqualified_at >= {p('s', w.start)} and l.disqualified_at < {p('e', w.end)}
-              and l.disqualify_reason is not null
+        select l.disqualify_reason as reason, {cols}, sum(l.leads)::bigint as leads
+        from marts.fct_lead_disqualified_daily l {seed}
+        where l.day >= {p('s', w.start)} and l.day < {p('e', w.end)}
               {_in(p, 'l.department_id', 'd', scope.departments)}{_in(p, 'l.channel', 'c', scope.channels)}
         group by l.disqualify_reason order by leads desc""", p.values)
 

@@ -156,6 +156,9 @@ def test_lead_flow_figures_equal_a_recount_of_the_leads(served, marts, region, a
             want = pages.response_distribution(leads, q.RESPONSE_BINS, start, end)
             _frames_equal(got, want, ["band", "sla_status"], f"response_distribution {what}")
 
+            got = _run(viewer, q.feedback_reasons, w, scope)[["reason", "leads"]]
+            _frames_equal(got, pages.feedback_reasons(leads, start, end), ["reason"], f"feedback_reasons {what}")
+
             got = _run(viewer, q.sla_by_department, w, scope).drop(columns="department_name")
             want = pages.sla_by_department(leads, start, end)
             _frames_equal(got, want, ["department_id"], f"sla_by_department {what}")

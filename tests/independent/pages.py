@@ -181,3 +181,9 @@ def backtest_deciles(backtest: pd.DataFrame) -> pd.DataFrame:
                                        predicted_revenue=("predicted_revenue", "sum"),
                                        actual_revenue=("actual_revenue", "sum"))
     return out.reset_index()
+
+
+def feedback_reasons(leads: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Leads disqualified in the window, per disqualify reason."""
+    out = leads[in_window(leads.disqualified_at, start, end) & leads.disqualify_reason.notna()]
+    return out.groupby("disqualify_reason").size().rename("leads").rename_axis("reason").reset_index()
