@@ -410,7 +410,6 @@ def calls(org, as_of: date) -> dict[str, list]:
                   ("select * from marts.fct_customer_rollup_daily",), ("select * from marts.fct_followup_rollup",),
                   ("select * from marts.fct_customer_predicted_rollup",),
                   ("select * from marts.fct_lead_disqualified_daily",),
-                  ("select * from marts.fct_customer_value_backtest_deciles",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
                   ("select * from marts.dim_user",)],
     })
