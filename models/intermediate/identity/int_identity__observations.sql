@@ -56,8 +56,9 @@ observed as (
 
 final as (
 
-    -- no grouping needed for one row per record x identifier: the record ids are unique (staging's tests, run before
-    -- this model), and every column is an identifier type of its own, so a record lists a (type, value) once
+    -- no grouping needed for one row per record x identifier: the record ids are unique (the door's duplicate_key
+    -- rule, and staging's unique tests), and every column is an identifier type of its own, so a record lists a
+    -- (type, value) once
     select
         record_type,
         record_id,
