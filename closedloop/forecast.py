@@ -91,6 +91,23 @@ class Visits:
     exit_code: np.ndarray
     closed: np.ndarray
     won: np.ndarray  # bool
+    # the departments as integer codes (-1 for None) in the order of `departments` (sorted names), derived once:
+    # every instant's fit selects by them with array operations instead of comparing the object array per name
+    department_code: np.ndarray = field(init=False, repr=False, compare=False)
+    departments: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        codes, names = department_codes(self.department)
+        object.__setattr__(self, "department_code", codes)
+        object.__setattr__(self, "departments", names)
+
+
+def department_codes(department: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Integer codes of an object array of department ids (None = -1), and the sorted names the codes index."""
+    names = tuple(sorted({x for x in department if x is not None}))
+    lookup = {name: i for i, name in enumerate(names)}
+    codes = np.fromiter((-1 if x is None else lookup[x] for x in department), dtype=np.int64, count=len(department))
+    return codes, names
 
 
 def _history(v: Visits, as_of: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,13 +201,23 @@ def fit_chain(v: Visits, as_of: float, min_cases: int, grid: int) -> Chain:
     deal_closed = known & ~np.isnan(v.closed) & (v.closed <= as_of)
     curves: dict[tuple[int | None, object], Incidence] = {(None, None): aalen_johansen(durations[known],
                                                                                      events[known])}
-    for s in np.unique(v.stage[known]):
-        at_s = known & (v.stage == s)
-        curves[(int(s), None)] = aalen_johansen(durations[at_s], events[at_s])
-        for dept in sorted({x for x in v.department[at_s] if x is not None}):
-            rows = at_s & (v.department == dept)
-            if int(deal_closed[rows].sum()) >= min_cases:
-                curves[(int(s), dept)] = aalen_johansen(durations[rows], events[rows])
+    # the known visits sorted by stage, then department code: every (stage, department) is one contiguous slice
+    # (aalen_johansen does not depend on the order of its rows, so the curves are the ones a mask would give)
+    rows = np.flatnonzero(known)
+    rows = rows[np.lexsort((v.department_code[rows], v.stage[rows]))]
+    stage, code = v.stage[rows], v.department_code[rows]
+    closed_count = np.concatenate([[0], np.cumsum(deal_closed[rows])])
+    stage_starts = np.flatnonzero(np.r_[True, stage[1:] != stage[:-1]]) if len(rows) else np.zeros(0, int)
+    for lo, hi in zip(stage_starts, [*stage_starts[1:], len(rows)], strict=True):
+        s = int(stage[lo])
+        at_s = rows[lo:hi]
+        curves[(s, None)] = aalen_johansen(durations[at_s], events[at_s])
+        group_starts = lo + np.flatnonzero(np.r_[True, code[lo + 1:hi] != code[lo:hi - 1]])
+        for glo, ghi in zip(group_starts, [*group_starts[1:], hi], strict=True):
+            if code[glo] < 0 or int(closed_count[ghi] - closed_count[glo]) < min_cases:
+                continue
+            group = rows[glo:ghi]
+            curves[(s, v.departments[code[glo]])] = aalen_johansen(durations[group], events[group])
     return Chain(curves, grid)
 
 
@@ -233,16 +260,16 @@ def open_at(v: Visits, opp_ids: np.ndarray, created: np.ndarray, closed: np.ndar
     last = np.ones(len(order), bool)
     if len(order):
         last[:-1] = v.opportunity[order][1:] != v.opportunity[order][:-1]
-    top = order[last]
-    pos = {o: i for i, o in enumerate(v.opportunity[top])}
+    top = order[last]  # sorted by deal
     stage = np.full(len(ids), first_stage, dtype=int)
     dept = fallback_department[is_open].astype(object)
     entered = created[is_open].copy()
-    for j, o in enumerate(ids):
-        i = pos.get(o)
-        if i is not None:
-            r = top[i]
-            stage[j], dept[j], entered[j] = v.stage[r], v.department[r], v.entered[r]
+    if len(top) and len(ids):
+        top_ids = v.opportunity[top]
+        at = np.minimum(np.searchsorted(top_ids, ids), len(top) - 1)
+        found = top_ids[at] == ids
+        r = top[at[found]]
+        stage[found], dept[found], entered[found] = v.stage[r], v.department[r], v.entered[r]
     return OpenDeals(ids, stage, dept, entered, np.maximum(as_of - entered, 0.0))
 
 
@@ -268,11 +295,14 @@ def score_open(deals: OpenDeals, chain: Chain, closed_only: dict, horizons: Sequ
     median = np.full(n, np.nan)
     level = np.empty(n, dtype=object)
     cases = np.zeros(n, dtype=int)
-    groups: dict[tuple[int, object], list[int]] = {}
-    for i in range(n):
-        groups.setdefault((int(deals.stage[i]), deals.department[i]), []).append(i)
-    for (stage, dept), rows in groups.items():
-        rows = np.array(rows)
+    codes, names = department_codes(deals.department)
+    key = deals.stage.astype(np.int64) * (len(names) + 1) + codes + 1
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]]) if n else np.zeros(0, int)
+    for lo, hi in zip(starts, [*starts[1:], n], strict=True):
+        rows = order[lo:hi]
+        stage, code = int(deals.stage[rows[0]]), codes[rows[0]]
+        dept = None if code < 0 else names[code]
         p, g, lvl = chain.from_day(stage, dept, deals.days_in[rows])
         cum = np.cumsum(g, axis=1)
         p_win[rows] = p

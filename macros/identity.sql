@@ -50,7 +50,12 @@
    message (the data test identity_components_converged checks the fixed point on every build as well): it
    never stops early with half-merged people, and never after a fixed number of rounds that is "usually enough".
    Var identity_components_method: `auto` (the adapter's own form) or `iterative` (the portable loop, so the
-   DuckDB test suite checks the form Spark runs). #}
+   DuckDB test suite checks the form Spark runs).
+
+   Both forms propagate over a compacted graph (cl_components_core): self-edges only list nodes, and a leaf (a
+   node with one edge, most identifiers of the identity graph) cannot join anything, so it only lends its id to
+   its neighbour's starting label and takes its neighbour's final label (cl_components_labelled). Half the nodes
+   of the identity graph are leaves: the rounds then run over half the edges. #}
 {% macro cl_connected_components(edges) -%}
     {%- if var('identity_components_method', 'auto') == 'iterative' -%}
         {{ return(default__cl_connected_components(edges)) }}
@@ -59,34 +64,77 @@
 {%- endmacro %}
 
 
+{# The CTEs every form starts from: `directed` (each edge both ways, self-edges left out), `neighbourhood` (per
+   node with an edge: how many it has, its smallest neighbour and its starting label, the least of its own id and
+   its neighbours'), and `core_edges` (the edges between nodes of more than one edge). #}
+{% macro cl_components_core(edges) -%}
+    directed as (
+
+        select node_a as src, node_b as dst from {{ edges }} where node_a <> node_b
+        union all
+        select node_b as src, node_a as dst from {{ edges }} where node_a <> node_b
+
+    ),
+
+    neighbourhood as (
+
+        select src as node_id, count(*) as degree, min(dst) as first_neighbour, least(src, min(dst)) as start_label
+        from directed
+        group by src
+
+    ),
+
+    core_edges as (
+
+        select directed.src, directed.dst
+        from directed
+        inner join neighbourhood as src_node on src_node.node_id = directed.src and src_node.degree > 1
+        inner join neighbourhood as dst_node on dst_node.node_id = directed.dst and dst_node.degree > 1
+
+    )
+{%- endmacro %}
+
+
+{# Every node of `edges` with its component, from the core's final `labels` (node_id, component_id): a core node
+   its own label, a leaf its neighbour's (or, when the neighbour is a leaf too, the pair's smaller id), a lone
+   node itself. Needs the CTEs of cl_components_core. #}
+{% macro cl_components_labelled(edges, labels) -%}
+    select
+        nodes.node_id,
+        coalesce(core.component_id, hub.component_id, neighbourhood.start_label, nodes.node_id) as component_id
+    from (select node_a as node_id from {{ edges }} union select node_b from {{ edges }}) as nodes
+    left join neighbourhood
+        on neighbourhood.node_id = nodes.node_id
+    left join {{ labels }} as core
+        on core.node_id = nodes.node_id
+    left join {{ labels }} as hub
+        on hub.node_id = neighbourhood.first_neighbour
+        and neighbourhood.degree = 1
+{%- endmacro %}
+
+
 {# DuckDB: one recursive statement. With USING KEY the recursive table keeps one row per node, updated in
    place, and each round only looks at the nodes whose label changed in the round before. #}
 {% macro duckdb__cl_connected_components(edges) -%}
     {%- set max_rounds = var('identity_max_rounds') | int -%}
-    with recursive directed as (
-
-        select node_a as src, node_b as dst from {{ edges }}
-        union all
-        select node_b as src, node_a as dst from {{ edges }}
-
-    ),
+    with recursive {{ cl_components_core(edges) }},
 
     labels (node_id, component_id, round) using key (node_id) as (
 
-        select src as node_id, min(least(src, dst)) as component_id, 0 as round
-        from directed
-        group by src
+        select node_id, start_label as component_id, 0 as round
+        from neighbourhood
+        where degree > 1
 
         union
 
-        select directed.dst, min(labels.component_id), max(labels.round) + 1
+        select core_edges.dst, min(labels.component_id), max(labels.round) + 1
         from labels
-        inner join directed
-            on directed.src = labels.node_id
+        inner join core_edges
+            on core_edges.src = labels.node_id
         inner join recurring.labels as current_labels
-            on current_labels.node_id = directed.dst
+            on current_labels.node_id = core_edges.dst
         where labels.round < {{ max_rounds }}
-        group by directed.dst
+        group by core_edges.dst
         having min(labels.component_id) < min(current_labels.component_id)
 
     ),
@@ -95,15 +143,21 @@
 
         -- a label still differing across an edge after the last round: the cap was reached
         select count(*) as edges_left
-        from directed
-        inner join labels as src_labels on src_labels.node_id = directed.src
-        inner join labels as dst_labels on dst_labels.node_id = directed.dst
+        from core_edges
+        inner join labels as src_labels on src_labels.node_id = core_edges.src
+        inner join labels as dst_labels on dst_labels.node_id = core_edges.dst
         where src_labels.component_id <> dst_labels.component_id
+
+    ),
+
+    labelled as (
+
+        {{ cl_components_labelled(edges, 'labels') }}
 
     )
 
-    select labels.node_id, labels.component_id
-    from labels
+    select labelled.node_id, labelled.component_id
+    from labelled
     cross join unconverged
     where case
         when unconverged.edges_left = 0 then true
@@ -114,23 +168,25 @@
 {%- endmacro %}
 
 
-{# Any adapter: the same min-label propagation as a loop of plain statements, each round writing a table, with
-   pointer jumping (a node also takes its label's label) so long chains close in about log(length) rounds. It
-   stops when a round changes nothing; a round count reaching identity_max_rounds raises a compiler error. The
-   round tables live beside the model and are dropped as the loop goes. #}
+{# Any adapter: the same min-label propagation over the core as a loop of plain statements, each round writing a
+   table, with pointer jumping (a node also takes its label's label) so long chains close in about log(length)
+   rounds. It stops when a round changes nothing; a round count reaching identity_max_rounds raises a compiler
+   error. The core's edges are written once; the round tables live beside the model and are dropped as the loop
+   goes. #}
 {% macro default__cl_connected_components(edges) -%}
     {%- set max_rounds = var('identity_max_rounds') | int -%}
     {%- set base = this.identifier ~ '__round' -%}
     {%- if not execute -%}
         {{ return('select cast(null as bigint) as node_id, cast(null as bigint) as component_id') }}
     {%- endif -%}
-    {%- set directed -%}
-        (select node_a as src, node_b as dst from {{ edges }} union all select node_b, node_a from {{ edges }})
-    {%- endset -%}
+    {%- set core = this.incorporate(path={'identifier': base ~ '_core'}) -%}
     {%- set first = this.incorporate(path={'identifier': base ~ '_0'}) -%}
+    {%- do run_query('drop table if exists ' ~ core) -%}
+    {%- do run_query('create table ' ~ core ~ ' as with ' ~ cl_components_core(edges)
+                     ~ ' select src, dst from core_edges') -%}
     {%- do run_query('drop table if exists ' ~ first) -%}
-    {%- do run_query('create table ' ~ first ~ ' as select src as node_id, min(least(src, dst)) as component_id from '
-                     ~ directed ~ ' d group by src') -%}
+    {%- do run_query('create table ' ~ first ~ ' as with ' ~ cl_components_core(edges)
+                     ~ ' select node_id, start_label as component_id from neighbourhood where degree > 1') -%}
     {%- set state = namespace(current=first, done=false, rounds=0) -%}
     {%- for round in range(1, max_rounds + 1) -%}
         {%- if not state.done -%}
@@ -140,7 +196,7 @@
                 'create table ' ~ nxt ~ ' as '
                 ~ 'with neighbour_min as ('
                 ~ ' select d.dst as node_id, min(l.component_id) as component_id'
-                ~ ' from ' ~ directed ~ ' d inner join ' ~ state.current ~ ' l on l.node_id = d.src'
+                ~ ' from ' ~ core ~ ' d inner join ' ~ state.current ~ ' l on l.node_id = d.src'
                 ~ ' group by d.dst), '
                 ~ 'hooked as ('
                 ~ ' select l.node_id, least(l.component_id, coalesce(n.component_id, l.component_id)) as component_id'
@@ -156,6 +212,7 @@
             {%- if changed.columns[0].values()[0] == 0 -%}{%- set state.done = true -%}{%- endif -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- do run_query('drop table if exists ' ~ core) -%}
     {%- if not state.done -%}
         {%- do run_query('drop table if exists ' ~ state.current) -%}
         {{ exceptions.raise_compiler_error('identity resolution did not reach its fixed point within var '
@@ -164,7 +221,8 @@
     {#- a fixed name, so the model's post-hook (cl_drop_component_rounds) can drop it once the model is built -#}
     {%- set final = this.incorporate(path={'identifier': base ~ '_final'}) -%}
     {%- do run_query('drop table if exists ' ~ final) -%}
-    {%- do run_query('create table ' ~ final ~ ' as select node_id, component_id from ' ~ state.current) -%}
+    {%- do run_query('create table ' ~ final ~ ' as with ' ~ cl_components_core(edges) ~ ' '
+                     ~ cl_components_labelled(edges, state.current)) -%}
     {%- do run_query('drop table if exists ' ~ state.current) -%}
     select node_id, component_id from {{ final }}
 {%- endmacro %}

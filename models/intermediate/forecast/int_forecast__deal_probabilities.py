@@ -65,8 +65,8 @@ def model(dbt, session):
     won = opps["is_won"].astype(bool).to_numpy()
     amount = opps["amount"].astype(float).to_numpy()
     opp_dept = opps["department_id"].astype(object).where(opps["department_id"].notna(), None).to_numpy()
-    index = {o: i for i, o in enumerate(opp_ids)}
-    vi = np.array([index[o] for o in visits_df["opportunity_id"]], dtype=int)
+    index = pd.Index(opp_ids)
+    vi = index.get_indexer(visits_df["opportunity_id"].to_numpy(dtype=object))
     visits = F.Visits(
         opportunity=visits_df["opportunity_id"].to_numpy(dtype=object),
         stage=visits_df["stage_order"].astype(int).to_numpy(),
@@ -112,7 +112,7 @@ def model(dbt, session):
         else:
             spans = [np.nan, np.nan, np.nan]
         scored = F.score_open(deals, chain, closed_only, [*[0.0 if np.isnan(s) else s for s in spans], horizon])
-        rows = np.array([index[o] for o in deals.opportunity], dtype=int)
+        rows = index.get_indexer(deals.opportunity)
         outcome = None
         if not is_current:
             outcome = won[rows] & (closed[rows] > t) & (closed[rows] <= t + horizon)
@@ -121,7 +121,7 @@ def model(dbt, session):
             "is_current": is_current,
             "opportunity_id": deals.opportunity,
             "department_id": deals.department,
-            "stage_name": [stage_names.get(int(s)) for s in deals.stage],
+            "stage_name": pd.Series(deals.stage).map(stage_names).to_numpy(dtype=object),
             "stage_order": deals.stage,
             "entered_stage_at": stamp(deals.entered),
             "days_in_stage": deals.days_in,
@@ -134,7 +134,7 @@ def model(dbt, session):
             "expected_close_at": stamp(t + scored.median_days_to_win),
             "estimate_level": scored.level,
             "estimate_cases": scored.cases,
-            "p_stage_seed": [seed_p.get(int(s), np.nan) for s in deals.stage],
+            "p_stage_seed": pd.Series(deals.stage).map(seed_p).to_numpy(dtype=float),
             "p_closed_only": scored.p_closed_only,
             "is_won_within_horizon": outcome if outcome is not None else pd.NA,
         }))

@@ -56,15 +56,16 @@ observed as (
 
 final as (
 
-    -- a record names an identifier once, however many of its columns repeat it
+    -- no grouping needed for one row per record x identifier: the record ids are unique (the door's duplicate_key
+    -- rule, and staging's unique tests), and every column is an identifier type of its own, so a record lists a
+    -- (type, value) once
     select
         record_type,
         record_id,
         identifier_type,
         identifier_value,
-        min(seen_at) as seen_at
+        seen_at
     from observed
-    group by record_type, record_id, identifier_type, identifier_value
 
 )
 

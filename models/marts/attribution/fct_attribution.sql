@@ -84,10 +84,39 @@ w_shaped_weights as (
 
 ),
 
-rule_credits as (
+weights as (
+
+    select conversion_type, model, channel_set, channel, weight
+    from {{ ref('int_attribution__channel_weights') }}
+
+),
+
+-- a data-driven weight is split over the path's channels in proportion to their weights (equally when all are 0),
+-- then equally over each channel's touches; sum(weight / channel_touches) over the path = sum of its channels'
+-- weights
+touch_weights as (
 
     select
-        w_shaped_weights.*,
+        w_shaped_weights.*
+        {%- for model in ['markov', 'shapley'] %},
+        coalesce({{ model }}_weights.weight, 0) / w_shaped_weights.channel_touches as {{ model }}_touch_weight
+        {%- endfor %}
+    from w_shaped_weights
+    {%- for model in ['markov', 'shapley'] %}
+    left join weights as {{ model }}_weights
+        on {{ model }}_weights.model = '{{ model }}'
+        and w_shaped_weights.conversion_type = {{ model }}_weights.conversion_type
+        and w_shaped_weights.channel_set = {{ model }}_weights.channel_set
+        and w_shaped_weights.channel_state = {{ model }}_weights.channel
+    {%- endfor %}
+
+),
+
+-- every sum over a path in one window (one pass over the paths, not one per model)
+model_credits as (
+
+    select
+        touch_weights.*,
         case when touch_position = 1 then {{ cl_double_literal('1.0') }} else {{ cl_double_literal('0.0') }} end as credit_first_touch,
         case when touch_position = path_length then {{ cl_double_literal('1.0') }} else {{ cl_double_literal('0.0') }} end as credit_last_touch,
         {{ cl_double_literal('1.0') }} / path_length as credit_linear,
@@ -100,59 +129,20 @@ rule_credits as (
         end as credit_position_based,
         -- positions that coincide add up and a missing one (or an empty rest) drops out: normalised to 1
         w_shaped_weight / sum(w_shaped_weight) over whole_path as credit_w_shaped
-    from w_shaped_weights
-    window whole_path as (
-        partition by conversion_type, conversion_id order by touch_position
-        rows between unbounded preceding and unbounded following
-    )
-
-),
-
-weights as (
-
-    select conversion_type, model, channel_set, channel, weight
-    from {{ ref('int_attribution__channel_weights') }}
-
-),
-
--- a data-driven weight is split over the path's channels in proportion to their weights (equally when all are 0),
--- then equally over each channel's touches; sum(weight / channel_touches) over the path = sum of its channels'
--- weights
-{% for model in ['markov', 'shapley'] %}
-{{ model }}_weighted as (
-
-    select
-        rule_credits.conversion_type,
-        rule_credits.conversion_id,
-        rule_credits.touch_position,
-        coalesce(weights.weight, 0) / rule_credits.channel_touches as touch_weight
-    from rule_credits
-    left join weights
-        on weights.model = '{{ model }}'
-        and rule_credits.conversion_type = weights.conversion_type
-        and rule_credits.channel_set = weights.channel_set
-        and rule_credits.channel_state = weights.channel
-
-),
-
-{{ model }}_credits as (
-
-    select
-        conversion_type,
-        conversion_id,
-        touch_position,
+        {%- for model in ['markov', 'shapley'] %},
         case
-            when sum(touch_weight) over whole_path > 0 then touch_weight / sum(touch_weight) over whole_path
+            when sum({{ model }}_touch_weight) over whole_path > 0
+                then {{ model }}_touch_weight / sum({{ model }}_touch_weight) over whole_path
             else {{ cl_double_literal('1.0') }} / count(*) over whole_path
-        end as credit
-    from {{ model }}_weighted
+        end as credit_{{ model }}
+        {%- endfor %}
+    from touch_weights
     window whole_path as (
         partition by conversion_type, conversion_id order by touch_position
         rows between unbounded preceding and unbounded following
     )
 
 ),
-{% endfor %}
 
 credits as (
 
@@ -161,34 +151,24 @@ credits as (
     union all
     {% endif -%}
     select
-        rule_credits.conversion_type,
-        rule_credits.conversion_id,
-        rule_credits.converted_at,
-        rule_credits.person_id,
-        rule_credits.touch_id,
-        rule_credits.touched_at,
-        rule_credits.channel,
-        rule_credits.campaign_id,
-        rule_credits.content_id,
-        rule_credits.is_synthetic,
-        rule_credits.touch_position,
-        rule_credits.path_length,
-        rule_credits.revenue,
+        model_credits.conversion_type,
+        model_credits.conversion_id,
+        model_credits.converted_at,
+        model_credits.person_id,
+        model_credits.touch_id,
+        model_credits.touched_at,
+        model_credits.channel,
+        model_credits.campaign_id,
+        model_credits.content_id,
+        model_credits.is_synthetic,
+        model_credits.touch_position,
+        model_credits.path_length,
+        model_credits.revenue,
         '{{ model }}' as model,
-        {%- if model in ['markov', 'shapley'] %}
-        {{ model }}_credits.credit
-        {%- else %}
-        rule_credits.credit_{{ model }}
-        {%- endif %} as credit
-    from rule_credits
-    {%- if model in ['markov', 'shapley'] %}
-    inner join {{ model }}_credits
-        on rule_credits.conversion_type = {{ model }}_credits.conversion_type
-        and rule_credits.conversion_id = {{ model }}_credits.conversion_id
-        and rule_credits.touch_position = {{ model }}_credits.touch_position
-    {%- endif %}
+        model_credits.credit_{{ model }} as credit
+    from model_credits
     {%- if model == 'w_shaped' %}
-    where rule_credits.conversion_type <> 'lead'
+    where model_credits.conversion_type <> 'lead'
     {%- endif %}
     {% endfor %}
 

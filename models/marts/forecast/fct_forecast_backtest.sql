@@ -7,12 +7,14 @@ with scores as (
 
 ),
 
-by_department as (
+scored as (
 
+    -- one pass for both grains: the department's rows and the company's (all deals, whatever their department)
     select
         as_of_at,
         department_id,
         method,
+        grouping(department_id) as is_company,
         count(*) as deals,
         avg((probability - outcome) * (probability - outcome)) as brier_score,
         sum(amount * probability) as predicted_bookings,
@@ -20,25 +22,7 @@ by_department as (
         avg(probability) as mean_probability,
         avg(outcome) as observed_win_rate
     from scores
-    where department_id is not null
-    group by as_of_at, department_id, method
-
-),
-
-company as (
-
-    select
-        as_of_at,
-        cast(null as string) as department_id,
-        method,
-        count(*) as deals,
-        avg((probability - outcome) * (probability - outcome)) as brier_score,
-        sum(amount * probability) as predicted_bookings,
-        sum(amount * outcome) as actual_bookings,
-        avg(probability) as mean_probability,
-        avg(outcome) as observed_win_rate
-    from scores
-    group by as_of_at, method
+    group by grouping sets ((as_of_at, department_id, method), (as_of_at, method))
 
 ),
 
@@ -56,11 +40,9 @@ final as (
         mean_probability,
         observed_win_rate,
         {{ var('forecast_backtest_horizon_days') }} as horizon_days
-    from (
-        select * from by_department
-        union all
-        select * from company
-    ) as scored
+    from scored
+    -- deals of no department count towards the company only
+    where is_company = 1 or department_id is not null
 
 )
 
