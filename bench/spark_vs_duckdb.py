@@ -104,13 +104,17 @@ def small_model_overhead(duck: list[dict], spark: list[dict]) -> dict:
             "spark_median": round(statistics.median(s[m] for m in small), 3)}
 
 
-_TABLE_IN_SQL = re.compile(r"create\s+(?:or\s+replace\s+)?table\s+`?(\w+)`?\.`?(\w+)`?", re.I)
+# the table a statement writes, in its physical plan: "(2) CreateDataSourceTableAsSelectCommand\nArguments:
+# `spark_catalog`.`marts`.`fct_leads`, …" (a model's `create table … as`, or a Python model's saveAsTable)
+_TABLE_IN_PLAN = re.compile(r"(?:AsSelectCommand|InsertInto\w*Command)[^`]*?Arguments: "
+                            r"`spark_catalog`\.`(\w+)`\.`(\w+)`")
 
 
 def event_log_stages(folder: Path) -> dict:
     """Spark's event log: per model (the table its SQL creates), the stages' summed executor run time and the
     shuffle bytes written/read; plus the totals. Stages map to SQL executions through `spark.sql.execution.id`."""
-    logs = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    # Spark 4 writes a rolling log: a folder `eventlog_v2_<app>` of `events_<n>_…` files
+    logs = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
     if not logs:
         return {}
     execution_model: dict[str, str] = {}
@@ -125,9 +129,12 @@ def event_log_stages(folder: Path) -> dict:
                 event = json.loads(line)
                 kind = event.get("Event", "")
                 if kind.endswith("SQLExecutionStart"):
-                    found = _TABLE_IN_SQL.search(event.get("description", "") + " " + event.get("details", ""))
+                    found = _TABLE_IN_PLAN.search(event.get("physicalPlanDescription", ""))
+                    execution, root = str(event["executionId"]), str(event.get("rootExecutionId", ""))
                     if found:
-                        execution_model[str(event["executionId"])] = f"{found.group(1)}.{found.group(2)}"
+                        execution_model[execution] = f"{found.group(1)}.{found.group(2)}"
+                    elif root in execution_model:  # a statement's writing job runs as a child execution
+                        execution_model[execution] = execution_model[root]
                 elif kind == "SparkListenerJobStart":
                     execution = (event.get("Properties") or {}).get("spark.sql.execution.id")
                     for stage in event.get("Stage IDs", []):
@@ -178,6 +185,7 @@ def bench(scale: str, out: Path, raw: Path | None, seed: str) -> dict:
                                              text=True).stdout.strip(),
                     "machine": machine(), "load_before": load(),
                     "shuffle_partitions": int(os.environ.get("CLOSEDLOOP_SPARK_SHUFFLE_PARTITIONS", "4")),
+                    "spark_threads": int(os.environ.get("CLOSEDLOOP_SPARK_THREADS", "2")),
                     "command": " ".join([Path(sys.executable).name, *sys.argv])}
     if raw is None:
         raw = out / "raw"
@@ -202,6 +210,7 @@ def bench(scale: str, out: Path, raw: Path | None, seed: str) -> dict:
     seconds, text = run([*CLI, "build", "--raw", str(raw), "--warehouse", str(duck_wh)])
     duck_nodes = node_times(duck_wh.parent / ".building" / "target")
     result["duckdb"] = {"total_s": round(seconds, 1), **summary(duck_nodes)}
+    (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"duckdb {seconds:.0f} s", flush=True)
     result["load_spark"] = load()
     spark_wh = out / "spark" / "wh.duckdb"
@@ -220,8 +229,13 @@ def bench(scale: str, out: Path, raw: Path | None, seed: str) -> dict:
         "copy_back_s": printed_seconds(text, "Copied"),
         **summary(spark_nodes),
         "after_spark_on_duckdb": summary(after_nodes, top=3),
-        "event_log": event_log_stages(events),
     }
+    (out / "spark-build.log").write_text(text)
+    (out / "result.json").write_text(json.dumps(result, indent=1))  # so far, in case a later step fails
+    try:
+        result["spark"]["event_log"] = event_log_stages(events)
+    except (OSError, ValueError, KeyError) as exc:  # the figures above stand without it
+        result["spark"]["event_log"] = {"error": repr(exc)}
     result["small_model_overhead"] = small_model_overhead(duck_nodes, spark_nodes)
     result["load_after"] = load()
     print(f"spark {seconds:.0f} s", flush=True)
