@@ -209,6 +209,7 @@ def bench(scale: str, out: Path, raw: Path | None, seed: str) -> dict:
     shutil.rmtree(duck_wh.parent, ignore_errors=True)
     seconds, text = run([*CLI, "build", "--raw", str(raw), "--warehouse", str(duck_wh)])
     duck_nodes = node_times(duck_wh.parent / ".building" / "target")
+    result["raw_rows"] = json.loads((duck_wh.parent / "runs.jsonl").read_text().splitlines()[-1])["rows_read"]
     result["duckdb"] = {"total_s": round(seconds, 1), **summary(duck_nodes)}
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"duckdb {seconds:.0f} s", flush=True)
