@@ -258,6 +258,9 @@ def markdown(paths: list[Path]) -> str:
     def row(label, get):
         lines.append(f"| {label} | " + " | ".join(str(get(r)) for r in rows) + " |")
 
+    row("raw rows", lambda r: f"{r['raw_rows']:,}" if r.get("raw_rows") else "–")
+    row("load (1-min average) before / at DuckDB / at Spark / after", lambda r: " / ".join(
+        (r.get(k) or "–").split()[0] for k in ("load_before", "load_duckdb", "load_spark", "load_after")))
     row("DuckDB build, total (s)", lambda r: r["duckdb"]["total_s"])
     row("Spark build, total (s)", lambda r: r["spark"]["total_s"])
     row("Spark ÷ DuckDB", lambda r: f"{r['spark']['total_s'] / r['duckdb']['total_s']:.1f}×")
