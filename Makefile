@@ -13,7 +13,10 @@ RAW      := $(DATA)/raw
 WAREHOUSE := $(DATA)/warehouse.duckdb
 
 .PHONY: demo test test-fast test-spark lint venv clean docs chromium spark-java spark-venv
-SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages (chromium, Java) as root, or through sudo without a prompt: CI has no stdin, and `sudo -n` fails at
+# once where a password would be asked. sudo resets the environment, so DEBIAN_FRONTEND goes through `env`.
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+APT_GET  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -35,17 +38,18 @@ demo: $(STAMP)
 chromium:
 	@{ command -v chromium && dpkg -s fonts-noto-cjk fonts-noto-color-emoji; } >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium, CJK and emoji fonts for the browser tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium \
-	    fonts-noto-cjk fonts-noto-color-emoji; }
+	  $(APT_GET) update && $(APT_GET) install chromium fonts-noto-cjk fonts-noto-color-emoji; }
 
 # Spark (docs/scaling-out.md): Debian's Java 17 for pyspark, installed when missing (as `chromium` above does), and
 # the optional `spark` extra (dbt-spark[session], pyspark) in .venv. Nothing is downloaded while a build runs.
 SPARK_STAMP := $(VENV)/.installed-spark
 
+# Spark 4 runs on Java 17 or 21. Debian's slim images have no /usr/share/man/man1, where Java's package links its
+# manual pages: without it the package's configuration step fails.
 spark-java:
-	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q '"17\.' || { \
+	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE '"(17|21)\.' || { \
 	  echo "Installing Debian's openjdk-17-jre-headless for Spark"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
+	  $(SUDO) mkdir -p /usr/share/man/man1 && $(APT_GET) update && $(APT_GET) install openjdk-17-jre-headless; }
 
 $(SPARK_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,dagster,spark]'

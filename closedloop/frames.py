@@ -29,3 +29,20 @@ def _spark_frame(df) -> pd.DataFrame:
         columns.append(col.alias(field.name))
     table = df.select(*columns).toArrow()
     return table.to_pandas(date_as_object=False)
+
+
+def to_result(frame: pd.DataFrame, session):
+    """A Python model's pandas result as its engine's materialization takes it: the frame itself, except an empty frame
+    on Spark. dbt-spark turns a pandas result into a table with `spark.createDataFrame(frame)`, which infers the schema
+    from the rows and fails on none (CANNOT_INFER_EMPTY_SCHEMA: the Maven set has no repeat purchases); an empty
+    frame becomes an empty Spark DataFrame typed from its pandas dtypes, as Spark types the rows of a non-empty one."""
+    if len(frame) or not hasattr(session, "createDataFrame"):
+        return frame
+    from pyspark.sql import types as T
+
+    ntz = str(session.conf.get("spark.sql.timestampType", "")).upper() == "TIMESTAMP_NTZ"
+    by_kind = {"i": T.LongType(), "u": T.LongType(), "f": T.DoubleType(), "b": T.BooleanType(),
+               "M": T.TimestampNTZType() if ntz else T.TimestampType()}
+    schema = T.StructType([T.StructField(str(name), by_kind.get(dtype.kind, T.StringType()), True)
+                           for name, dtype in frame.dtypes.items()])
+    return session.createDataFrame([], schema)

@@ -9,11 +9,35 @@ patch) call it before dbt starts. On Databricks the models run as dbt-databricks
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from closedloop.sql import ident
+
+# Set by `shared_session`: the folder of the SparkSession's metastore and tables that the builds in this process share.
+_shared_dir: Path | None = None
+
+
+@contextmanager
+def shared_session(spark_dir: Path) -> Iterator[None]:
+    """Every `--engine spark` build inside runs in one SparkSession (one JVM start-up, ≈ 30–50 s here) with its
+    metastore and table files under `spark_dir`, instead of a session and a folder of its own per build: for the tests
+    and benchmarks that build several sets in a row. Each build still registers its own landing and rebuilds every
+    model in full (dropping the previous build's tables), and copies back only the tables it built. The session is
+    stopped and `spark_dir` removed at the end."""
+    global _shared_dir
+    _shared_dir = spark_dir
+    try:
+        yield
+    finally:
+        _shared_dir = None
+        _stop_session()
+        shutil.rmtree(spark_dir, ignore_errors=True)
 
 
 def enable_session_python_models() -> None:
@@ -80,6 +104,18 @@ def copy_tables_to_duckdb(duckdb_path: Path, schemas: tuple[str, ...] = ("marts"
     return copied
 
 
+def _target_runs_in_this_process(target: str) -> bool:
+    """Whether profiles.yml's `target` is dbt-spark's `session` method (Spark in this process): the only kind whose
+    tables `copy_tables_to_duckdb` can read. A Thrift server, EMR or Databricks keeps them on the cluster."""
+    import yaml
+
+    from closedloop import PROJECT_DIR
+
+    outputs = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))["closedloop"]["outputs"]
+    found = outputs.get(target) or {}
+    return found.get("type") == "spark" and found.get("method") == "session"
+
+
 def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) -> None:
     """`closedloop build --engine spark`: dbt builds the seeds and models (selector `closedloop_spark`) on the Spark
     target (CLOSEDLOOP_SPARK_TARGET, default spark_local) over `landing_dir`, in full, then the intermediate and marts
@@ -87,7 +123,6 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
     (`.building/spark`, removed with it); raises BuildError naming the failing nodes."""
     import json
     import os
-    import shutil
 
     from closedloop.build import BuildError, _failure_paragraph, run_dbt
 
@@ -96,11 +131,19 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
     except ImportError as exc:
         raise BuildError("--engine spark needs the `spark` extra (pip install -e '.[spark]') and Java 17 "
                          "(make spark-venv): docs/scaling-out.md") from exc
-    enable_session_python_models()
-    spark_dir = working.parent / "spark"
-    shutil.rmtree(spark_dir, ignore_errors=True)
-    spark_dir.mkdir(parents=True)
     target = os.environ.get("CLOSEDLOOP_SPARK_TARGET", "spark_local")
+    if not _target_runs_in_this_process(target):
+        # Checked before anything runs on the cluster: its marts could not be brought back (docs/scaling-out.md).
+        raise BuildError(f"closedloop build --engine spark copies the marts back from a Spark session in this process "
+                         f"(target spark_local); target `{target}` keeps them on the cluster, and copying them back "
+                         f"from there is not supported yet (docs/scaling-out.md, 'Copy-back from a cluster'). Run the "
+                         f"models there with `python -m closedloop.spark build --target {target}`.")
+    enable_session_python_models()
+    shared = _shared_dir is not None
+    spark_dir = _shared_dir if shared else working.parent / "spark"
+    if not shared:
+        shutil.rmtree(spark_dir, ignore_errors=True)
+    spark_dir.mkdir(parents=True, exist_ok=True)
     args = ["build", "--selector", "closedloop_spark", "--full-refresh", "--target", target]
     if vars_:
         args += ["--vars", json.dumps(vars_)]
@@ -111,22 +154,33 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
         register = ["run-operation", "cl_register_sources", "--target", target]
         if vars_:
             register += ["--vars", json.dumps(vars_)]
+        # Each step's seconds are printed: bench/spark_vs_duckdb.py reads them (the first one holds the JVM start-up).
+        started = time.perf_counter()
         result = run_dbt(register, landing_dir, working, out=None, target_path=working.parent / "target-spark")
         if not result.success:
             raise BuildError(f"On Spark: the landed Parquet could not be registered: {result.exception or ''}")
+        print(f"Spark session ready and the landed Parquet registered in {time.perf_counter() - started:.1f} s",
+              file=out, flush=True)
+        started = time.perf_counter()
         result = run_dbt(args, landing_dir, working, out=out, target_path=working.parent / "target-spark")
         if not result.success:
             raise BuildError(f"On Spark: {_failure_paragraph(result)} The served warehouse was left unchanged.")
-        copied = copy_tables_to_duckdb(working, ("intermediate", "marts"))
-        print(f"Copied {len(copied)} tables from Spark into the working warehouse", file=out, flush=True)
+        print(f"dbt on Spark passed in {time.perf_counter() - started:.1f} s", file=out, flush=True)
+        # only this build's models: a shared session's metastore holds the previous build's tables too
+        built = {r.node.alias or r.node.name for r in result.result.results if r.node.resource_type == "model"}
+        started = time.perf_counter()
+        copied = copy_tables_to_duckdb(working, ("intermediate", "marts"), sorted(built))
+        print(f"Copied {len(copied)} tables from Spark into the working warehouse in "
+              f"{time.perf_counter() - started:.1f} s", file=out, flush=True)
     finally:
         if saved is None:
             os.environ.pop("CLOSEDLOOP_SPARK_DIR", None)
         else:
             os.environ["CLOSEDLOOP_SPARK_DIR"] = saved
-        _stop_session()
-        # Spark's tables were copied; its metastore and files are no use to the next build.
-        shutil.rmtree(spark_dir, ignore_errors=True)
+        if not shared:
+            _stop_session()
+            # Spark's tables were copied; its metastore and files are no use to the next build.
+            shutil.rmtree(spark_dir, ignore_errors=True)
 
 
 def _stop_session() -> None:

@@ -1,14 +1,18 @@
 """Issue 16: the same dbt project on Spark gives the same marts as on DuckDB (docs/scaling-out.md).
 
-`make test-spark` runs this file (marker `spark`): the scale-0.1 sample built by `closedloop build` on DuckDB and by
-`closedloop build --engine spark` (Spark local, in full), every mart compared table by table with closedloop.compare:
-same columns and types, same rows and keys, counts exactly, doubles (rates, money in doubles) within 1e-9. Skipped
-when the `spark` extra or Java is missing (the default .venv has neither: `make spark-venv`).
+`make test-spark` runs this file (marker `spark`): the scale-0.1 sample and the three real sets (Maven, Olist, the
+Salesforce sample; tests/test_realdata_builds.py checks their DuckDB builds against the vendor files) built by
+`closedloop.build` on DuckDB and with `engine="spark"` (Spark local, in full), every mart compared table by table with
+closedloop.compare: same columns and types, same rows and keys, counts exactly, doubles (rates, money in doubles)
+within 1e-9. The four Spark builds share one SparkSession (`closedloop.spark.shared_session`: one JVM start-up
+instead of four). Skipped when the `spark` extra or Java is missing (the default .venv has neither: `make
+spark-venv`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import shutil
 import subprocess
 import sys
@@ -17,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from closedloop.build import build
 from closedloop.compare import compare_warehouses
 
 pytestmark = [
@@ -28,34 +33,59 @@ pytestmark = [
 
 SCALE = "0.1"
 SEED = "42"
-
-
-def _closedloop(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "closedloop.cli", *args], capture_output=True, text=True,
-                          timeout=1800, check=False)
-    assert done.returncode == 0, f"closedloop {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done.stdout
+REALDATA = Path(__file__).parent / "fixtures" / "realdata"
+# set name -> (raw folder or None for the generated sample, mapping preset)
+SETS = {
+    "sample": (None, None),
+    "maven": (REALDATA / "maven_crm_sales_opportunities", "maven"),
+    "olist": (REALDATA / "olist_marketing_funnel", "olist"),
+    "salesforce": (REALDATA / "salesforce_developer_edition_sample_export", "salesforce"),
+}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, str] | Exception]:
+    """Every set built once on each engine: name -> (DuckDB warehouse, Spark-built warehouse, the Spark build's
+    output), or the exception its builds raised (reported by that set's test, the others still run)."""
+    from closedloop.spark import shared_session
+
     root = tmp_path_factory.mktemp("spark")
-    raw = root / "raw"
-    _closedloop("generate", "--scale", SCALE, "--seed", SEED, "--out", str(raw))
-    on_duckdb, on_spark = root / "duckdb" / "wh.duckdb", root / "spark" / "wh.duckdb"
-    _closedloop("build", "--raw", str(raw), "--warehouse", str(on_duckdb))
-    log = _closedloop("build", "--raw", str(raw), "--warehouse", str(on_spark), "--engine", "spark")
-    return on_duckdb, on_spark, log
+    sample = root / "raw"
+    done = subprocess.run([sys.executable, "-m", "closedloop.cli", "generate", "--scale", SCALE, "--seed", SEED,
+                           "--out", str(sample)], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    built: dict[str, tuple[Path, Path, str] | Exception] = {}
+    with shared_session(root / "spark-session"):
+        for name, (raw, mapping) in SETS.items():
+            on_duckdb, on_spark = root / name / "duckdb" / "wh.duckdb", root / name / "spark" / "wh.duckdb"
+            out = io.StringIO()
+            try:
+                build(raw or sample, on_duckdb, out=io.StringIO(), mapping=mapping)
+                build(raw or sample, on_spark, out=out, mapping=mapping, engine="spark")
+            except Exception as exc:  # noqa: BLE001 - handed to this set's test, which fails with it
+                built[name] = RuntimeError(f"{name}: {exc}\n{out.getvalue()[-4000:]}")
+            else:
+                built[name] = (on_duckdb, on_spark, out.getvalue())
+    return built
 
 
-def test_every_mart_is_equal_on_both_engines(built: tuple[Path, Path, str]) -> None:
-    on_duckdb, on_spark, _ = built
+def _built(builds: dict, name: str) -> tuple[Path, Path, str]:
+    found = builds[name]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_every_mart_is_equal_on_both_engines(builds: dict, name: str) -> None:
+    on_duckdb, on_spark, _ = _built(builds, name)
     differences = compare_warehouses(on_duckdb, on_spark, ("marts",))
-    assert not differences, "marts differ between DuckDB and Spark:\n" + "\n".join(str(d) for d in differences)
+    assert not differences, f"{name}: marts differ between DuckDB and Spark:\n" + "\n".join(
+        str(d) for d in differences)
 
 
-def test_the_spark_build_publishes_a_served_warehouse(built: tuple[Path, Path, str]) -> None:
-    on_duckdb, on_spark, log = built
+def test_the_spark_build_publishes_a_served_warehouse(builds: dict) -> None:
+    _, on_spark, log = _built(builds, "sample")
     assert "Building with dbt on Spark" in log and "Copied" in log
     con = duckdb.connect(str(on_spark), read_only=True)
     try:
@@ -70,9 +100,8 @@ def test_the_spark_build_publishes_a_served_warehouse(built: tuple[Path, Path, s
     assert ops == 16  # the ops reports are DuckDB's own, read from the same landing
 
 
-def test_the_compare_reports_a_differing_mart_with_its_rows(built: tuple[Path, Path, str],
-                                                             tmp_path: Path) -> None:
-    on_duckdb, _, _ = built
+def test_the_compare_reports_a_differing_mart_with_its_rows(builds: dict, tmp_path: Path) -> None:
+    on_duckdb, _, _ = _built(builds, "sample")
     changed = tmp_path / "changed.duckdb"
     shutil.copyfile(on_duckdb, changed)
     con = duckdb.connect(str(changed))
@@ -82,3 +111,15 @@ def test_the_compare_reports_a_differing_mart_with_its_rows(built: tuple[Path, P
     differences = compare_warehouses(on_duckdb, changed, ("marts",))
     assert [d.table for d in differences] == ["marts.fct_leads"]
     assert "response_hours" in str(differences[0])
+
+
+def test_a_cluster_target_is_refused_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copy-back reads the marts from a Spark session in this process; a Thrift/Databricks/EMR target would leave
+    them on the cluster, so the build says so and leaves no served warehouse (docs/scaling-out.md)."""
+    from closedloop.build import BuildError
+
+    monkeypatch.setenv("CLOSEDLOOP_SPARK_TARGET", "spark_thrift")
+    warehouse = tmp_path / "wh.duckdb"
+    with pytest.raises(BuildError, match="not supported yet") as raised:
+        build(SETS["salesforce"][0], warehouse, out=io.StringIO(), mapping="salesforce", engine="spark")
+    assert "spark_thrift" in str(raised.value) and not warehouse.exists()

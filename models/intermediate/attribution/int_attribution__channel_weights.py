@@ -6,7 +6,7 @@ compact journey table in and the weights out. Every other attribution step is SQ
 import pandas as pd
 
 from closedloop.attribution import channel_weights
-from closedloop.frames import to_pandas
+from closedloop.frames import to_pandas, to_result
 
 COLUMNS = ["conversion_type", "model", "channel_set", "channel", "weight"]
 INPUT = ["conversion_type", "path", "path_length", "channel_set", "channel_count", "is_converted", "journeys"]
@@ -20,5 +20,5 @@ def model(dbt, session):
     rows = channel_weights(paths[INPUT].itertuples(index=False, name=None))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     # typed even when empty (no touches and no conversions), so the table's columns never come out as nulls
-    return frame.astype({"conversion_type": "string", "model": "string", "channel_set": "string",
-                         "channel": "string", "weight": "float64"})
+    return to_result(frame.astype({"conversion_type": "string", "model": "string", "channel_set": "string",
+                                   "channel": "string", "weight": "float64"}), session)

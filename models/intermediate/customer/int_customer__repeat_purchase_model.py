@@ -8,7 +8,7 @@ purchase days in and the predictions out."""
 import pandas as pd
 
 from closedloop import clv
-from closedloop.frames import to_pandas
+from closedloop.frames import to_pandas, to_result
 
 COLUMNS = {
     "scope": "string", "account_id": "string", "as_of_date": "datetime64[us]", "fitted_to": "datetime64[us]",
@@ -53,4 +53,4 @@ def model(dbt, session):
     frame = pd.concat([_rows("forecast", forecast, fitted, as_of, as_of),
                        _rows("backtest", scored, back, as_of, split)], ignore_index=True)
     # typed even when empty (too little history to fit), so the table's columns never come out as nulls
-    return frame.astype(COLUMNS)
+    return to_result(frame.astype(COLUMNS), session)

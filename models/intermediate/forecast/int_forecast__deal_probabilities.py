@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from closedloop import forecast as F
-from closedloop.frames import to_pandas
+from closedloop.frames import to_pandas, to_result
 
 COLUMNS = {
     "as_of_at": "datetime64[us]", "is_current": "bool", "opportunity_id": "string", "department_id": "string",
@@ -140,4 +140,4 @@ def model(dbt, session):
         }))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in COLUMNS})
     # typed even when empty, so the table's columns never come out as nulls
-    return frame[list(COLUMNS)].astype(COLUMNS)
+    return to_result(frame[list(COLUMNS)].astype(COLUMNS), session)

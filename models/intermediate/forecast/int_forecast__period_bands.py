@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from closedloop import forecast as F
-from closedloop.frames import to_pandas
+from closedloop.frames import to_pandas, to_result
 
 COLUMNS = {"period": "string", "period_start": "datetime64[us]", "period_end": "datetime64[us]",
            "period_label": "string", "department_id": "string", "deals": "int64", "expected_open_bookings": "float64",
@@ -40,4 +40,4 @@ def model(dbt, session):
             expected = float((g["amount"] * g[column]).sum())
             rows.append((period, start, end, label, dept, len(g), expected, p10, p50, p90))
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame.astype(COLUMNS)
+    return to_result(frame.astype(COLUMNS), session)
