@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from closedloop import contract
+from closedloop import contract, door
 from closedloop.readers import FILE, ROW, SOURCE_FILE, SOURCE_ROW, ReadError, Rejection
 from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files, unmatched_files
 from closedloop.sql import ident, literal, literal_list
@@ -209,8 +209,13 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
         data = _normalise(_arrow(chunk), table, report)
         out.rows_read += data.num_rows + len(chunk.rejections)
         out.rejections += chunk.rejections
-        helpers = validator.helpers(table, data, shadows)
-        failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules, source=data)
+        if validator.door == "sql":
+            helpers = validator.helpers(table, data, stored)
+            failures = door.row_failures(validator._con, table, data, parameters, row_rules)
+        else:
+            helpers = validator.helpers(table, data, shadows)
+            failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules,
+                                     source=data)
         out.rejections += [validate.rejection(table, data, f) for f in failures]
         keep = np.ones(data.num_rows, dtype=bool)
         keep[[f.position for f in failures]] = False
@@ -274,9 +279,13 @@ class _TableLander:
         empty = pd.DataFrame({FILE: pd.Series([], dtype=object), ROW: pd.Series([], dtype="int64")})
         if not rules or not parts:
             return empty
+        relation = _rules_relation(parts, rules, available)
+        if self.v.door == "sql":
+            failing, failures = door.table_failures(self.con, relation, rules, parameters, _ORD)
+            self.rejections += [validate.rejection(table, failing, f) for f in failures]
+            return door.set_aside_frame(failing, failures)
         uniques = tuple(e for e in rules if e.rule == "duplicate_key")
         references = tuple(e for e in rules if e not in uniques)
-        relation = _rules_relation(parts, rules, available)
         total = self.con.execute(f"select count(*) from read_parquet({_sql_list(parts)})").fetchall()[0][0]
         partitions = max(1, -(-total // RULES_PARTITION_ROWS))
         if len({tuple(e.columns) for e in uniques}) > 1:
@@ -466,6 +475,9 @@ def _warnings(con, validator, landing_dir: Path, reports: dict[str, TableReport]
                 selects.append(select)
                 joins.append(join)
         sql = f"select {', '.join(selects)} from read_parquet({literal(source)}) p {' '.join(joins)}"
+        if validator.door == "sql":
+            report.warnings_by_rule = door.warning_counts(con, table, sql, rules, parameters)
+            continue
         counts: Counter = Counter()
         reader = con.sql(sql).to_arrow_reader(RULES_PARTITION_ROWS)
         for batch in reader:
@@ -608,8 +620,12 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     work = landing_dir / ".work"
     shutil.rmtree(work, ignore_errors=True)
     own_validator = validator is None
-    progress.update("  loading the expectation suites (Great Expectations)", step=True)
     validator = validator or validate.Validator()
+    if validator.door == "sql":
+        progress.update("  compiling the expectation suites to SQL", step=True)
+        door.compile_suites()  # an expectation type with no SQL stops here, named, before any file is read
+    else:
+        progress.update("  loading the expectation suites (Great Expectations)", step=True)
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(work / "duckdb")})
     reports: dict[str, TableReport] = {}
     rejections: list[tuple[str, Rejection]] = []

@@ -234,7 +234,24 @@ class Failure:
 class Validator:
     """One GX context for a whole validation run; suites are registered once per table and scope."""
 
-    def __init__(self, now: dt.datetime | None = None, future_tolerance_days: float | None = None):
+    def __init__(self, now: dt.datetime | None = None, future_tolerance_days: float | None = None,
+                 door: str | None = None):
+        from closedloop import door as doors
+
+        # `sql`: the rules run as compiled DuckDB predicates (closedloop.door); `gx`: GX's pandas path judges
+        # every row, the previous door. GX's context starts on first use (~2.5 s), which the sql door needs only
+        # to re-judge the rows it set aside.
+        self.door = door or doors.door()
+        self._gx = None
+        self._definitions: dict[tuple[str, str], object] = {}
+        tolerance = future_tolerance_days if future_tolerance_days is not None else float(
+            contract.project_vars().get("future_tolerance_days", 1))
+        self.latest_allowed_at = (now or business_now()) + dt.timedelta(days=tolerance)
+        self._con = duckdb.connect()
+
+    def _start_gx(self) -> None:
+        if self._gx is not None:
+            return
         for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
             logging.getLogger(name).setLevel(logging.ERROR)
         import great_expectations as gx
@@ -244,11 +261,6 @@ class Validator:
         self._context.variables.progress_bars = {"globally": False}
         asset = self._context.data_sources.add_pandas("closedloop_raw").add_dataframe_asset("rows")
         self._batch = asset.add_batch_definition_whole_dataframe("chunk")
-        self._definitions: dict[tuple[str, str], object] = {}
-        tolerance = future_tolerance_days if future_tolerance_days is not None else float(
-            contract.project_vars().get("future_tolerance_days", 1))
-        self.latest_allowed_at = (now or business_now()) + dt.timedelta(days=tolerance)
-        self._con = duckdb.connect()
 
     def close(self) -> None:
         self._con.close()
@@ -293,6 +305,7 @@ class Validator:
 
     def _validate(self, table: contract.Table, scope: str, batch: pd.DataFrame, parameters: dict,
                   expectations: tuple[Expectation, ...], result_format: dict):
+        self._start_gx()
         gx = self._gx
         key = (table.key, scope + ":" + ",".join(str(id(e)) for e in expectations))
         definition = self._definitions.get(key)
