@@ -24,7 +24,7 @@ from closedloop import contract
 from closedloop.sql import ident, literal
 
 DOORS = ("sql", "gx")
-DEFAULT_DOOR = "gx"
+DEFAULT_DOOR = "sql"
 
 
 def door() -> str:
