@@ -19,6 +19,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from closedloop import contract
 from closedloop.sql import ident, literal
@@ -191,29 +192,49 @@ def _issue_column(expectation, columns) -> str | None:
     return issue if issue.endswith("__issue") and issue in columns else None
 
 
-def row_failures(con, table: contract.Table, data: pa.Table, parameters: dict, expectations: tuple) -> list:
-    """The row rules over one chunk (Arrow, normalised): one DuckDB pass computing the helper columns and every
-    predicate, returning only the failing rows; the same Failures, in the same order, as `Validator.run`."""
-    from closedloop.validate import _SHADOW, POSITION, Failure, _value, base_column, reference, shadow_sql
+def _typed_name(column: str) -> str:
+    return f"__typed__{column}"
 
-    if not expectations or not data.num_rows:
-        return []
+
+def check_chunk(con, table: contract.Table, data: pa.Table, parameters: dict, expectations: tuple,
+                stored: list[str]) -> tuple[list, pa.Table]:
+    """The row rules over one chunk (Arrow, normalised) in one DuckDB pass that also types it: every typed
+    contract column parsed once by its staging macro (`typed_sql`), the helper columns derived from that, every
+    predicate evaluated. Returns the Failures (the same, in the same order, as `Validator.run` gives) and the
+    rows that pass as they land: typed contract columns, other columns as read, `stored` helper columns (the
+    table rules read them)."""
+    from closedloop.readers import FILE, ROW
+    from closedloop.validate import _SHADOW, POSITION, Failure, _value, reference, shadow_sql, typed_sql
+
     columns = sorted({c for e in expectations for c in e.columns})
-    shadows = [c for c in columns if _SHADOW.match(c) and not reference(c)]
-    bases = sorted({base_column(c) for c in columns} & set(data.column_names))
-    chunk = data.select(bases).append_column(POSITION, pa.array(np.arange(data.num_rows, dtype=np.int64)))
-    helpers = [f"{shadow_sql(table, s)} as {ident(s)}" for s in shadows]
+    shadows = sorted({c for c in columns if _SHADOW.match(c) and not reference(c)} | set(stored))
+    contract_names = set(table.column_names)
+    typed = {c: sql for c in data.column_names if c in contract_names and (sql := typed_sql(table, c))}
+    chunk = data.append_column(POSITION, pa.array(np.arange(data.num_rows, dtype=np.int64)))
+    first = [ident(POSITION), *map(ident, data.column_names),
+             *(f"{sql} as {ident(_typed_name(c))}" for c, sql in typed.items())]
+    derived = {c: ident(_typed_name(c)) for c in typed}
+    helpers = [f"{shadow_sql(table, s, derived)} as {ident(s)}" for s in shadows]
     flags = [f"{failing_sql(e, parameters)} as __f{j}" for j, e in enumerate(expectations)]
     issues = sorted({i for e in expectations if (i := _issue_column(e, shadows))})
+    landed = [f"{ident(_typed_name(c)) if c in typed else ident(c)} as {ident(c)}" for c in data.column_names]
+    names = [f"__f{j}" for j in range(len(expectations))]
+    order = f" order by {ident(POSITION)}" if any(" over (" in f for f in flags) else ""
+    out = [*landed, *map(ident, stored), ident(POSITION), *names, *map(ident, issues), f"({_or(names)}) as __fail"]
     con.register("__door_chunk", chunk)
     try:
-        failing = con.sql(
-            f"with h as (select {', '.join([POSITION, *map(ident, bases), *helpers])} from __door_chunk), "
-            f"f as (select {', '.join([POSITION, *flags, *map(ident, issues)])} from h) "
-            f"select * from f where {_or([f'__f{j}' for j in range(len(expectations))])} order by {POSITION}"
-        ).to_arrow_table().to_pydict()
+        result = con.sql(
+            f"with t as (select {', '.join(first)} from __door_chunk), "
+            f"h as (select *{''.join(', ' + h for h in helpers)} from t), "
+            f"f as (select *{''.join(', ' + f for f in flags)} from h) "
+            # A projection keeps the chunk's order; only a window (a uniqueness rule per chunk) needs the sort.
+            f"select {', '.join(out)} from f{order}").to_arrow_table()
     finally:
         con.unregister("__door_chunk")
+    fail = result.column("__fail")
+    if not pc.any(fail).as_py():
+        return [], result.select([*data.column_names, *stored])
+    failing = result.filter(fail).select([POSITION, *names, *issues]).to_pydict()
     failures = []
     for j, e in enumerate(expectations):
         column, detail, issue = e.reported_column, _detail(e), _issue_column(e, shadows)
@@ -222,7 +243,9 @@ def row_failures(con, table: contract.Table, data: pa.Table, parameters: dict, e
                 if issue is not None:  # `rule: detail`, from the macro that checked the value
                     detail = ": " + str(failing[issue][k]).partition(": ")[2]
                 failures.append(Failure(pos, column, e.rule, e.severity, _value(data, pos, column), detail))
-    return failures
+    passing = result.filter(pc.invert(fail)).select([*data.column_names, *stored])
+    assert FILE in passing.column_names and ROW in passing.column_names
+    return failures, passing
 
 
 def table_failures(con, relation: str, rules: tuple, parameters: dict, order: str) -> tuple[pa.Table, list]:
@@ -301,5 +324,5 @@ def set_aside_frame(failing: pa.Table, failures: list) -> pd.DataFrame:
                          ROW: pd.Series(rows.column(ROW).to_pylist(), dtype="int64")})
 
 
-__all__ = ["DEFAULT_DOOR", "DOORS", "compile_suites", "door", "failing_sql", "row_failures",
+__all__ = ["DEFAULT_DOOR", "DOORS", "compile_suites", "door", "check_chunk", "failing_sql",
            "table_failures", "warning_counts"]

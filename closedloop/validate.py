@@ -172,8 +172,9 @@ def stage_names() -> list[str]:
 _quote = ident  # closedloop.sql: the one identifier quoting
 
 
-def shadow_sql(table: contract.Table, shadow: str) -> str:
-    """The DuckDB expression for one helper column, from the same macro staging uses."""
+def shadow_sql(table: contract.Table, shadow: str, typed: dict[str, str] | None = None) -> str:
+    """The DuckDB expression for one helper column, from the same macro staging uses (`typed`: columns already
+    holding a contract column's `typed_sql`, by contract column, so the value is parsed once)."""
     m = _SHADOW.match(shadow)
     if not m:
         raise SuiteError(f"`{shadow}` is not a helper column (x__parsed, x__norm, x__date).")
@@ -192,7 +193,7 @@ def shadow_sql(table: contract.Table, shadow: str) -> str:
         if issue is None:
             raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no `__issue` helper.")
         return f"try({getattr(macros, issue)(q)})"
-    parsed = typed_sql(table, col)
+    parsed = (typed or {}).get(col) or typed_sql(table, col)
     if parsed is None:
         raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no parser.")
     if kind == "date":
