@@ -207,6 +207,7 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
     gx_read = list(dict.fromkeys(c for e in row_rules for c in e.columns))
     folder = work / table.family / table.name
     folder.mkdir(parents=True, exist_ok=True)
+    rejudge = door.Rejudge(table, row_rules)
     for chunk in source.chunks_of(chunk_rows):
         data = _normalise(_arrow(chunk), table, report)
         out.rows_read += data.num_rows + len(chunk.rejections)
@@ -218,6 +219,7 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
             out.rejections += [validate.rejection(table, data, f) for f in failures]
             pq.write_table(passing, part, **PART_WRITE)
             out.parts.append(part)
+            rejudge.add(data, failures)
             continue
         helpers = validator.helpers(table, data, shadows)
         failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules,
@@ -231,6 +233,7 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
             data = data.filter(pa.array(keep))
         pq.write_table(data, part)
         out.parts.append(part)
+    rejudge.check(validator, parameters)
     out.missing_optional_columns, out.extra_columns = report.missing_optional_columns, report.extra_columns
     return out
 

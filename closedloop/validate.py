@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import re
@@ -218,6 +219,7 @@ def business_now() -> dt.datetime:
     return dt.datetime.now(ZoneInfo(str(contract.project_vars().get("timezone", "Asia/Shanghai")))).replace(tzinfo=None)
 
 
+_SERIALS = itertools.count()
 # Run GX with result_format BOOLEAN_ONLY first and COMPLETE only for the expectations that failed.
 QUICK_FIRST_PASS = True
 
@@ -243,6 +245,7 @@ class Validator:
         # every row, the previous door. GX's context starts on first use (~2.5 s), which the sql door needs only
         # to re-judge the rows it set aside.
         self.door = door or doors.door()
+        self._serial = next(_SERIALS)
         self._gx = None
         self._definitions: dict[tuple[str, str], object] = {}
         tolerance = future_tolerance_days if future_tolerance_days is not None else float(
@@ -311,7 +314,9 @@ class Validator:
         key = (table.key, scope + ":" + ",".join(str(id(e)) for e in expectations))
         definition = self._definitions.get(key)
         if definition is None:
-            name = f"{table.key.replace('/', '.')}.{scope}.{len(self._definitions)}"
+            # GX looks suites up by name in the process's latest context: names unique across Validators, or a
+            # second Validator in the process (the sql door re-judging beside a gx door) runs another's suite.
+            name = f"v{self._serial}.{table.key.replace('/', '.')}.{scope}.{len(self._definitions)}"
             suite_obj = self._context.suites.add(gx.ExpectationSuite(
                 name=name, expectations=[e.config | {"meta": {**e.config.get("meta", {}), "i": i}}
                                          for i, e in enumerate(expectations)]))
