@@ -192,7 +192,8 @@ def _stored_helpers(table: contract.Table) -> list[str]:
 
 def check_rows(validator, source: TableInput, work: Path, parameters: dict,
                chunk_rows: int = LAND_CHUNK_ROWS) -> _RowsChecked:
-    """Read a table chunk by chunk, run its row rules (GX) and write the rows that pass as parts under `work`."""
+    """Read a table chunk by chunk, run its row rules (compiled to SQL, or GX with `CLOSEDLOOP_DOOR=gx`) and write
+    the rows that pass as parts under `work` (one part per chunk, in read order)."""
     from closedloop import validate
 
     table = source.table

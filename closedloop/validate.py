@@ -12,7 +12,8 @@ format error (`ambiguous_timezone: CST may be …`, `implausible_date: …`, `pr
 beside the typing macro, so the check and the conversion are one definition); `x__norm` is `x` trimmed and
 lower-cased (how staging compares enums); `x__date` is the date of a parsed `x`. GX runs on its pandas path
 (its SQL path over DuckDB is broken, see docs/validation.md); importing it costs ~2 s, so only the build and
-`closedloop validate` import this.
+`closedloop validate` import this. By default the rows are judged by the suites compiled to SQL
+(closedloop/door.py) and GX re-judges the rows set aside; `CLOSEDLOOP_DOOR=gx` has GX judge every row.
 """
 
 from __future__ import annotations

@@ -14,12 +14,13 @@ import shutil
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from corpus.cases import CASES
 from corpus.defects import MINIMAL, write_defects
 from independent.doors import NOW, differences, land_with
 
-from closedloop import door, validate
+from closedloop import contract, door, validate
 
 PROJECT = Path(__file__).resolve().parent.parent
 REALDATA = Path(__file__).parent / "fixtures" / "realdata"
@@ -43,6 +44,7 @@ def _both(raw: Path, tmp_path: Path, gx_door: validate.Validator, mapping: str |
     return tmp_path / "sql"
 
 
+@pytest.mark.slow  # ~3 s a case with GX judging every row; the defects folder below holds every defect at once
 @pytest.mark.parametrize("case", ROW_CASES, ids=[c.id for c in ROW_CASES])
 def test_corpus_case_lands_the_same_through_both_doors(case, tmp_path: Path, gx_door) -> None:
     raw = tmp_path / "raw"
@@ -54,7 +56,7 @@ def test_corpus_case_lands_the_same_through_both_doors(case, tmp_path: Path, gx_
 def test_defects_folder_lands_the_same_through_both_doors(tmp_path: Path, gx_door) -> None:
     write_defects(tmp_path / "raw")
     landed = _both(tmp_path / "raw", tmp_path, gx_door)
-    assert len(__import__("pyarrow.parquet").parquet.read_table(landed / "_rejected.parquet")) > 20
+    assert pq.read_table(landed / "_rejected.parquet").num_rows > 20
 
 
 @pytest.mark.slow
@@ -65,8 +67,6 @@ def test_real_set_lands_the_same_through_both_doors(preset: str, tmp_path: Path,
 
 @pytest.mark.slow
 def test_dirtied_sample_lands_the_same_through_both_doors(sample, tmp_path: Path, gx_door) -> None:
-    import pyarrow.parquet as pq
-
     sys.path.insert(0, str(PROJECT / "bench"))
     from dirty import dirty
 
@@ -74,7 +74,7 @@ def test_dirtied_sample_lands_the_same_through_both_doors(sample, tmp_path: Path
     landed = _both(tmp_path / "raw", tmp_path, gx_door)
     rules = set(pq.read_table(landed / "_rejected.parquet").column("rule").to_pylist())
     # Every rule the suites declare fired at least once, so the comparison covers each compiled predicate.
-    declared = {e.rule for t in __import__("closedloop").contract.tables() for e in validate.suite(t.key)}
+    declared = {e.rule for t in contract.tables() for e in validate.suite(t.key)}
     assert declared <= rules, declared - rules
 
 
