@@ -97,3 +97,28 @@ def test_an_unknown_door_is_refused(monkeypatch) -> None:
     monkeypatch.setenv("CLOSEDLOOP_DOOR", "pandas")
     with pytest.raises(validate.SuiteError, match="CLOSEDLOOP_DOOR"):
         validate.Validator()
+
+
+def test_gx_rejudges_the_rows_set_aside_and_stops_on_a_disagreement(tmp_path: Path, monkeypatch) -> None:
+    compiled = door.failing_sql
+
+    def wrong(e, parameters, partition=None):  # a compilation bug: every opportunity "lacks" its id
+        if e.rule == "required" and e.reported_column == "opportunity_id":
+            return "true"
+        return compiled(e, parameters, partition)
+
+    monkeypatch.setattr(door, "failing_sql", wrong)
+    with pytest.raises(validate.SuiteError, match="crm/opportunities.*disagree"):
+        land_with("sql", MINIMAL, tmp_path / "landing")
+
+
+def test_a_clean_export_never_starts_gx(tmp_path: Path) -> None:
+    from closedloop import landing
+
+    v = validate.Validator(now=NOW, door="sql")
+    try:
+        landing.land(MINIMAL, tmp_path / "landing", validator=v)
+        assert pq.read_table(tmp_path / "landing" / "_rejected.parquet").num_rows == 0
+        assert v._gx is None
+    finally:
+        v.close()
