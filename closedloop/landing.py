@@ -96,7 +96,8 @@ RULES_PARTITION_ROWS = 2_000_000
 PARALLEL_MIN_BYTES = 1 << 30
 WORKERS = 2  # processes checking row rules: this one and, for large inputs, one worker (1: this one alone)
 # Parts live for one build and are read once or twice: plain pages write ~3× faster than dictionary + snappy.
-PART_WRITE = {"compression": "none", "use_dictionary": False, "write_statistics": False}
+# Statistics stay: DuckDB writes a column it can prove has no null (from them) as required in the landed file.
+PART_WRITE = {"compression": "none", "use_dictionary": False}
 DUCKDB_MEMORY = "4GB"  # the landing's DuckDB spills to the work folder beyond this
 # What Python's str.strip() strips: every character str.isspace() calls whitespace.
 _WHITESPACE = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
@@ -383,7 +384,13 @@ def _typed_columns(table: contract.Table, names: list[str], typed: bool = True) 
     from closedloop import validate
 
     contract_names = set(table.column_names)
-    selects = [f"{validate.typed_sql(table, c) or _quote(c)} as {_quote(c)}" if typed and c in contract_names
+    if not typed:
+        # try() as the typing has it: DuckDB then never proves a typed column free of nulls (and writes it as
+        # optional), as it cannot through the macro.
+        selects = [f"try({_quote(c)}) as {_quote(c)}" if c in contract_names and validate.typed_sql(table, c)
+                   else _quote(c) for c in names]
+        return ", ".join([*selects, f"{FILE} as {SOURCE_FILE}", f"{ROW} as {SOURCE_ROW}"])
+    selects = [f"{validate.typed_sql(table, c) or _quote(c)} as {_quote(c)}" if c in contract_names
                else _quote(c) for c in names]
     return ", ".join([*selects, f"{FILE} as {SOURCE_FILE}", f"{ROW} as {SOURCE_ROW}"])
 
