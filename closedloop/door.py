@@ -38,9 +38,18 @@ def door() -> str:
     return name
 
 
+def _parameter(value: dict, parameters: dict) -> object:
+    from closedloop.validate import SuiteError
+
+    if value["$PARAMETER"] not in parameters:
+        raise SuiteError(f"expectation parameter `{value['$PARAMETER']}` is not one closedloop provides "
+                         f"({', '.join(sorted(parameters))}).")
+    return parameters[value["$PARAMETER"]]
+
+
 def _value_sql(value: object, parameters: dict) -> str:
     if isinstance(value, dict) and "$PARAMETER" in value:
-        value = parameters[value["$PARAMETER"]]
+        value = _parameter(value, parameters)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -109,7 +118,7 @@ def failing_sql(expectation, parameters: dict, partition: str | None = None) -> 
     elif kind == "expect_column_values_to_be_in_set":
         values = kw.get("value_set")
         if isinstance(values, dict):
-            values = parameters[values["$PARAMETER"]]
+            values = _parameter(values, parameters)
         allowed, pred = {"column", "value_set"}, _in_set(ident(kw.get("column", "")), list(values), parameters)
     elif kind == "expect_column_values_to_be_between":
         c = ident(kw.get("column", ""))

@@ -646,15 +646,15 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     shutil.rmtree(work, ignore_errors=True)
     own_validator = validator is None
     validator = validator or validate.Validator()
+    parameters = validator.base_parameters()
     if validator.door == "sql":
         progress.update("  compiling the expectation suites to SQL", step=True)
-        door.compile_suites()  # an expectation type with no SQL stops here, named, before any file is read
+        door.compile_suites(parameters=parameters)  # an expectation with no SQL stops here, before any file is read
     else:
         progress.update("  loading the expectation suites (Great Expectations)", step=True)
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(work / "duckdb")})
     reports: dict[str, TableReport] = {}
     rejections: list[tuple[str, Rejection]] = []
-    parameters = validator.base_parameters()
     available: dict[str, Path] = {}
     needed = {r for t in contract.tables() for e in validate.suite(t.key) for r in e.references}
     checks = None
