@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from closedloop import contract
+from closedloop import contract, door
 from closedloop.readers import FILE, ROW, SOURCE_FILE, SOURCE_ROW, ReadError, Rejection
 from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files, unmatched_files
 from closedloop.sql import ident, literal, literal_list
@@ -95,6 +95,9 @@ RULES_PARTITION_ROWS = 2_000_000
 # scale 100 with the other core busy; ~15% faster at scale 10 with it idle).
 PARALLEL_MIN_BYTES = 1 << 30
 WORKERS = 2  # processes checking row rules: this one and, for large inputs, one worker (1: this one alone)
+# Parts live for one build and are read once or twice: plain pages write ~3× faster than dictionary + snappy.
+# Statistics stay: DuckDB writes a column it can prove has no null (from them) as required in the landed file.
+PART_WRITE = {"compression": "none", "use_dictionary": False}
 DUCKDB_MEMORY = "4GB"  # the landing's DuckDB spills to the work folder beyond this
 # What Python's str.strip() strips: every character str.isspace() calls whitespace.
 _WHITESPACE = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
@@ -190,7 +193,8 @@ def _stored_helpers(table: contract.Table) -> list[str]:
 
 def check_rows(validator, source: TableInput, work: Path, parameters: dict,
                chunk_rows: int = LAND_CHUNK_ROWS) -> _RowsChecked:
-    """Read a table chunk by chunk, run its row rules (GX) and write the rows that pass as parts under `work`."""
+    """Read a table chunk by chunk, run its row rules (compiled to SQL, or GX with `CLOSEDLOOP_DOOR=gx`) and write
+    the rows that pass as parts under `work` (one part per chunk, in read order)."""
     from closedloop import validate
 
     table = source.table
@@ -205,12 +209,23 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
     gx_read = list(dict.fromkeys(c for e in row_rules for c in e.columns))
     folder = work / table.family / table.name
     folder.mkdir(parents=True, exist_ok=True)
+    rejudge = door.Rejudge(table, row_rules)
     for chunk in source.chunks_of(chunk_rows):
         data = _normalise(_arrow(chunk), table, report)
         out.rows_read += data.num_rows + len(chunk.rejections)
         out.rejections += chunk.rejections
+        part = folder / f"part-{len(out.parts):05d}.parquet"
+        if validator.door == "sql":
+            # The part holds the rows that passed as they land (typed), parsed once for both.
+            failures, passing = door.check_chunk(validator._con, table, data, parameters, row_rules, stored)
+            out.rejections += [validate.rejection(table, data, f) for f in failures]
+            pq.write_table(passing, part, **PART_WRITE)
+            out.parts.append(part)
+            rejudge.add(data, failures)
+            continue
         helpers = validator.helpers(table, data, shadows)
-        failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules, source=data)
+        failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules,
+                                 source=data)
         out.rejections += [validate.rejection(table, data, f) for f in failures]
         keep = np.ones(data.num_rows, dtype=bool)
         keep[[f.position for f in failures]] = False
@@ -218,9 +233,9 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
             data = data.append_column(s, pa.Array.from_pandas(helpers[s]) if len(helpers) else pa.nulls(0))
         if not keep.all():
             data = data.filter(pa.array(keep))
-        part = folder / f"part-{len(out.parts):05d}.parquet"
         pq.write_table(data, part)
         out.parts.append(part)
+    rejudge.check(validator, parameters)
     out.missing_optional_columns, out.extra_columns = report.missing_optional_columns, report.extra_columns
     return out
 
@@ -274,9 +289,13 @@ class _TableLander:
         empty = pd.DataFrame({FILE: pd.Series([], dtype=object), ROW: pd.Series([], dtype="int64")})
         if not rules or not parts:
             return empty
+        relation = _rules_relation(parts, rules, available)
+        if self.v.door == "sql":
+            failing, failures = door.table_failures(self.con, relation, rules, parameters, _ORD)
+            self.rejections += [validate.rejection(table, failing, f) for f in failures]
+            return door.set_aside_frame(failing, failures)
         uniques = tuple(e for e in rules if e.rule == "duplicate_key")
         references = tuple(e for e in rules if e not in uniques)
-        relation = _rules_relation(parts, rules, available)
         total = self.con.execute(f"select count(*) from read_parquet({_sql_list(parts)})").fetchall()[0][0]
         partitions = max(1, -(-total // RULES_PARTITION_ROWS))
         if len({tuple(e.columns) for e in uniques}) > 1:
@@ -329,14 +348,17 @@ class _TableLander:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         names = table.column_names + self.report.extra_columns
         typed = _typed_columns(table, names)
+        # The sql door's parts are typed already (closedloop.door.check_chunk): only renamed on the way out.
+        typed_parts = self.v.door == "sql"
+        select = _typed_columns(table, names, typed=False) if typed_parts else typed
         partial = self.target.with_suffix(".parquet.partial")
         if not parts:
             self.con.execute(f"copy (select {typed} from ({_empty_text(names)})) to {literal(partial)} "
                              "(format parquet)")
-        elif not (in_order and _copy_in_order(self.con, parts, set_aside, names, typed, partial)):
+        elif not (in_order and _copy_in_order(self.con, parts, set_aside, names, typed, partial, typed_parts)):
             self.con.register("set_aside", set_aside)
             self.con.execute(
-                f"copy (select {typed} from read_parquet({_sql_list(parts)}, union_by_name = true) p "
+                f"copy (select {select} from read_parquet({_sql_list(parts)}, union_by_name = true) p "
                 f"where not exists (select 1 from set_aside s where s.{FILE} = p.{FILE} and s.{ROW} = p.{ROW}) "
                 f"order by {FILE}, {ROW}) to {literal(partial)} (format parquet)")
             self.con.unregister("set_aside")
@@ -355,15 +377,21 @@ class _TableLander:
                                f"{report.rows_loaded:,} and set aside {report.rows_rejected:,}. Please report this.")
 
 
-def _typed_columns(table: contract.Table, names: list[str]) -> str:
+def _typed_columns(table: contract.Table, names: list[str], typed: bool = True) -> str:
     """The landed file's select list over the checked rows: every contract column typed as declared, with the same
     staging macro validation checked it with (so staging reads types, not text, and never parses a value twice),
-    extra columns as text, and where each row came from."""
+    extra columns as text, and where each row came from. `typed=False`: the rows are typed already."""
     from closedloop import validate
 
     contract_names = set(table.column_names)
-    selects = [f"{validate.typed_sql(table, c) or _quote(c)} as {_quote(c)}" if c in contract_names else _quote(c)
-               for c in names]
+    if not typed:
+        # try() as the typing has it: DuckDB then never proves a typed column free of nulls (and writes it as
+        # optional), as it cannot through the macro.
+        selects = [f"try({_quote(c)}) as {_quote(c)}" if c in contract_names and validate.typed_sql(table, c)
+                   else _quote(c) for c in names]
+        return ", ".join([*selects, f"{FILE} as {SOURCE_FILE}", f"{ROW} as {SOURCE_ROW}"])
+    selects = [f"{validate.typed_sql(table, c) or _quote(c)} as {_quote(c)}" if c in contract_names
+               else _quote(c) for c in names]
     return ", ".join([*selects, f"{FILE} as {SOURCE_FILE}", f"{ROW} as {SOURCE_ROW}"])
 
 
@@ -375,7 +403,7 @@ def _empty_text(names: list[str]) -> str:
 
 
 def _copy_in_order(con: duckdb.DuckDBPyConnection, parts: list[Path], set_aside: pd.DataFrame, columns: list[str],
-                   typed: str, target: Path) -> bool:
+                   typed: str, target: Path, typed_parts: bool = False) -> bool:
     """Write the parts' rows but those set aside to `target`, typed (`typed`: the select list), part by part: the
     parts hold the rows in the order they were read, which for a table's own files (name order, then row order) is
     the landed order, so nothing needs sorting (a join or a sort over the whole table is what this saves). False
@@ -388,7 +416,10 @@ def _copy_in_order(con: duckdb.DuckDBPyConnection, parts: list[Path], set_aside:
                 return False
     fields = [pa.field(c, types.get(c, pa.int64() if c == ROW else pa.string())) for c in [*columns, FILE, ROW]]
     text_schema = pa.schema(fields)
-    empty = text_schema.empty_table()  # noqa: F841 (read by name in the query below)
+    # The landed schema is what typing the text gives (typed parts hold those types already; values are text).
+    as_read = [pa.field(c, pa.string()) if typed_parts and c in columns else f for c, f in zip(
+        [*columns, FILE, ROW], fields, strict=True)]
+    empty = pa.schema(as_read).empty_table()  # noqa: F841 (read by name in the query below)
     schema = con.sql(f"select {typed} from empty").to_arrow_table().schema
     aside = {f: pa.array(g[ROW].to_numpy(dtype="int64")) for f, g in set_aside.groupby(FILE)} if len(set_aside) else {}
     with pq.ParquetWriter(target, schema) as writer:
@@ -403,6 +434,9 @@ def _copy_in_order(con: duckdb.DuckDBPyConnection, parts: list[Path], set_aside:
             arrays = [data.column(c) if c in data.column_names else pa.nulls(data.num_rows, types.get(c, pa.string()))
                       for c in [*columns, FILE, ROW]]
             rows = pa.Table.from_arrays(arrays, schema=text_schema)  # noqa: F841 (read by name in the query below)
+            if typed_parts:
+                writer.write_table(pa.Table.from_arrays(rows.columns, names=schema.names).cast(schema))
+                continue
             # DuckDB keeps insertion order through a projection, so the landed order stays the read order.
             writer.write_table(con.sql(f"select {typed} from rows").to_arrow_table().cast(schema))
     return True
@@ -466,6 +500,9 @@ def _warnings(con, validator, landing_dir: Path, reports: dict[str, TableReport]
                 selects.append(select)
                 joins.append(join)
         sql = f"select {', '.join(selects)} from read_parquet({literal(source)}) p {' '.join(joins)}"
+        if validator.door == "sql":
+            report.warnings_by_rule = door.warning_counts(con, table, sql, rules, parameters)
+            continue
         counts: Counter = Counter()
         reader = con.sql(sql).to_arrow_reader(RULES_PARTITION_ROWS)
         for batch in reader:
@@ -608,12 +645,16 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     work = landing_dir / ".work"
     shutil.rmtree(work, ignore_errors=True)
     own_validator = validator is None
-    progress.update("  loading the expectation suites (Great Expectations)", step=True)
     validator = validator or validate.Validator()
+    parameters = validator.base_parameters()
+    if validator.door == "sql":
+        progress.update("  compiling the expectation suites to SQL", step=True)
+        door.compile_suites(parameters=parameters)  # an expectation with no SQL stops here, before any file is read
+    else:
+        progress.update("  loading the expectation suites (Great Expectations)", step=True)
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(work / "duckdb")})
     reports: dict[str, TableReport] = {}
     rejections: list[tuple[str, Rejection]] = []
-    parameters = validator.base_parameters()
     available: dict[str, Path] = {}
     needed = {r for t in contract.tables() for e in validate.suite(t.key) for r in e.references}
     checks = None

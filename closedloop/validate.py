@@ -12,13 +12,15 @@ format error (`ambiguous_timezone: CST may be …`, `implausible_date: …`, `pr
 beside the typing macro, so the check and the conversion are one definition); `x__norm` is `x` trimmed and
 lower-cased (how staging compares enums); `x__date` is the date of a parsed `x`. GX runs on its pandas path
 (its SQL path over DuckDB is broken, see docs/validation.md); importing it costs ~2 s, so only the build and
-`closedloop validate` import this.
+`closedloop validate` import this. By default the rows are judged by the suites compiled to SQL
+(closedloop/door.py) and GX re-judges the rows set aside; `CLOSEDLOOP_DOOR=gx` has GX judge every row.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import re
@@ -172,8 +174,9 @@ def stage_names() -> list[str]:
 _quote = ident  # closedloop.sql: the one identifier quoting
 
 
-def shadow_sql(table: contract.Table, shadow: str) -> str:
-    """The DuckDB expression for one helper column, from the same macro staging uses."""
+def shadow_sql(table: contract.Table, shadow: str, typed: dict[str, str] | None = None) -> str:
+    """The DuckDB expression for one helper column, from the same macro staging uses (`typed`: columns already
+    holding a contract column's `typed_sql`, by contract column, so the value is parsed once)."""
     m = _SHADOW.match(shadow)
     if not m:
         raise SuiteError(f"`{shadow}` is not a helper column (x__parsed, x__norm, x__date).")
@@ -192,7 +195,7 @@ def shadow_sql(table: contract.Table, shadow: str) -> str:
         if issue is None:
             raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no `__issue` helper.")
         return f"try({getattr(macros, issue)(q)})"
-    parsed = typed_sql(table, col)
+    parsed = (typed or {}).get(col) or typed_sql(table, col)
     if parsed is None:
         raise SuiteError(f"suite for `{table.key}`: `{col}` is {types[col]}, which has no parser.")
     if kind == "date":
@@ -217,6 +220,7 @@ def business_now() -> dt.datetime:
     return dt.datetime.now(ZoneInfo(str(contract.project_vars().get("timezone", "Asia/Shanghai")))).replace(tzinfo=None)
 
 
+_SERIALS = itertools.count()
 # Run GX with result_format BOOLEAN_ONLY first and COMPLETE only for the expectations that failed.
 QUICK_FIRST_PASS = True
 
@@ -234,7 +238,25 @@ class Failure:
 class Validator:
     """One GX context for a whole validation run; suites are registered once per table and scope."""
 
-    def __init__(self, now: dt.datetime | None = None, future_tolerance_days: float | None = None):
+    def __init__(self, now: dt.datetime | None = None, future_tolerance_days: float | None = None,
+                 door: str | None = None):
+        from closedloop import door as doors
+
+        # `sql`: the rules run as compiled DuckDB predicates (closedloop.door); `gx`: GX's pandas path judges
+        # every row, the previous door. GX's context starts on first use (~2.5 s), which the sql door needs only
+        # to re-judge the rows it set aside.
+        self.door = door or doors.door()
+        self._serial = next(_SERIALS)
+        self._gx = None
+        self._definitions: dict[tuple[str, str], object] = {}
+        tolerance = future_tolerance_days if future_tolerance_days is not None else float(
+            contract.project_vars().get("future_tolerance_days", 1))
+        self.latest_allowed_at = (now or business_now()) + dt.timedelta(days=tolerance)
+        self._con = duckdb.connect()
+
+    def _start_gx(self) -> None:
+        if self._gx is not None:
+            return
         for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
             logging.getLogger(name).setLevel(logging.ERROR)
         import great_expectations as gx
@@ -244,11 +266,6 @@ class Validator:
         self._context.variables.progress_bars = {"globally": False}
         asset = self._context.data_sources.add_pandas("closedloop_raw").add_dataframe_asset("rows")
         self._batch = asset.add_batch_definition_whole_dataframe("chunk")
-        self._definitions: dict[tuple[str, str], object] = {}
-        tolerance = future_tolerance_days if future_tolerance_days is not None else float(
-            contract.project_vars().get("future_tolerance_days", 1))
-        self.latest_allowed_at = (now or business_now()) + dt.timedelta(days=tolerance)
-        self._con = duckdb.connect()
 
     def close(self) -> None:
         self._con.close()
@@ -293,11 +310,14 @@ class Validator:
 
     def _validate(self, table: contract.Table, scope: str, batch: pd.DataFrame, parameters: dict,
                   expectations: tuple[Expectation, ...], result_format: dict):
+        self._start_gx()
         gx = self._gx
         key = (table.key, scope + ":" + ",".join(str(id(e)) for e in expectations))
         definition = self._definitions.get(key)
         if definition is None:
-            name = f"{table.key.replace('/', '.')}.{scope}.{len(self._definitions)}"
+            # GX looks suites up by name in the process's latest context: names unique across Validators, or a
+            # second Validator in the process (the sql door re-judging beside a gx door) runs another's suite.
+            name = f"v{self._serial}.{table.key.replace('/', '.')}.{scope}.{len(self._definitions)}"
             suite_obj = self._context.suites.add(gx.ExpectationSuite(
                 name=name, expectations=[e.config | {"meta": {**e.config.get("meta", {}), "i": i}}
                                          for i, e in enumerate(expectations)]))
