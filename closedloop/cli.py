@@ -328,7 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("build", "docs") and (problem := arguments.dbt_environment_problem()):
         return fail(problem)
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        except Exception:
+            # A stop signal raised inside a library's callback comes back as that library's error (DuckDB wraps
+            # it: "counting the rows of the object registered as … failed: stopped by SIGTERM"): it is the stop.
+            stopping.raise_if_stopped()
+            raise
     except stopping.Stopped as exc:
         return fail(f"{exc}.", 128 + exc.signum)
     except BuildLocked as exc:

@@ -157,6 +157,30 @@ def test_an_unexpected_error_is_one_sentence_with_a_log(monkeypatch, capsys, pla
         cli.main(["status", "--warehouse", f"{places['root']}/w.duckdb"])
 
 
+def test_a_stop_signal_wrapped_in_a_library_error_is_the_stop(monkeypatch, capsys, places) -> None:
+    """SIGTERM arriving while DuckDB runs Python code of ours (the Arrow scan of a registered chunk) comes back as
+    DuckDB's own error ("… failed: stopped by SIGTERM", seen in a CI run); it is still a stop (exit 128 + 15), not an
+    unexpected error."""
+    import signal
+
+    monkeypatch.delenv("CLOSEDLOOP_DEBUG", raising=False)
+
+    def stopped_inside_a_library(args):
+        try:
+            signal.raise_signal(signal.SIGTERM)  # the real handler, installed by main, raises Stopped here
+        except BaseException as exc:  # what DuckDB does with an exception raised in its callback
+            raise RuntimeError(f"counting the rows of the object registered as '__door_chunk' failed: {exc}") from None
+
+    monkeypatch.setattr(cli, "_cmd_status", stopped_inside_a_library)
+    try:
+        code = cli.main(["status", "--warehouse", f"{places['root']}/w.duckdb"])
+    finally:
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+    err = capsys.readouterr().err
+    assert code == 128 + signal.SIGTERM and "stopped by SIGTERM" in err and "unexpected" not in err, err
+
+
 def test_a_full_disk_from_anywhere_is_one_sentence(monkeypatch, capsys, places) -> None:
     import errno
 
