@@ -5,6 +5,9 @@ machine, `spark_local`) it has no way to submit one. `enable_session_python_mode
 method that runs the compiled model in the SparkSession dbt already holds, and makes it the default for a session
 connection; `closedloop build --engine spark` (and `python -m closedloop.spark`, dbt's command line with this
 patch) call it before dbt starts. On Databricks the models run as dbt-databricks submits them.
+
+The built tables come back into DuckDB through Arrow from a session in this process (`copy_tables_to_duckdb`), or,
+from a cluster, as Parquet files Spark writes and DuckDB reads (`copy_tables_through_files`; `copy_route`).
 """
 
 from __future__ import annotations
