@@ -5,10 +5,14 @@ machine, `spark_local`) it has no way to submit one. `enable_session_python_mode
 method that runs the compiled model in the SparkSession dbt already holds, and makes it the default for a session
 connection; `closedloop build --engine spark` (and `python -m closedloop.spark`, dbt's command line with this
 patch) call it before dbt starts. On Databricks the models run as dbt-databricks submits them.
+
+The built tables come back into DuckDB through Arrow from a session in this process (`copy_tables_to_duckdb`), or,
+from a cluster, as Parquet files Spark writes and DuckDB reads (`copy_tables_through_files`; `copy_route`).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -104,16 +108,104 @@ def copy_tables_to_duckdb(duckdb_path: Path, schemas: tuple[str, ...] = ("marts"
     return copied
 
 
-def _target_runs_in_this_process(target: str) -> bool:
-    """Whether profiles.yml's `target` is dbt-spark's `session` method (Spark in this process): the only kind whose
-    tables `copy_tables_to_duckdb` can read. A Thrift server, EMR or Databricks keeps them on the cluster."""
+def _target_output(target: str) -> dict:
+    """profiles.yml's entry for `target` (empty when there is none)."""
     import yaml
 
     from closedloop import PROJECT_DIR
 
     outputs = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))["closedloop"]["outputs"]
-    found = outputs.get(target) or {}
+    return outputs.get(target) or {}
+
+
+def _target_runs_in_this_process(target: str) -> bool:
+    """Whether profiles.yml's `target` is dbt-spark's `session` method (Spark in this process): the only kind whose
+    tables `copy_tables_to_duckdb` can read through Arrow. A Thrift server, EMR or Databricks keeps them on the
+    cluster, and they come back through files (`export_tables_as_parquet`)."""
+    found = _target_output(target)
     return found.get("type") == "spark" and found.get("method") == "session"
+
+
+def copy_route(target: str) -> str:
+    """How the built tables come back into DuckDB: `arrow` (in process, the default for a session target; faster
+    here, docs/benchmarks.md) or `files` (Spark writes Parquet where DuckDB reads it; the only way from a cluster).
+    CLOSEDLOOP_SPARK_COPY=files forces the file route on a session target too (tests/test_spark.py)."""
+    from closedloop.build import BuildError
+
+    asked = os.environ.get("CLOSEDLOOP_SPARK_COPY", "").strip().lower()
+    if asked not in ("", "arrow", "files"):
+        raise BuildError(f"CLOSEDLOOP_SPARK_COPY={asked!r}: expected `arrow` or `files`")
+    if not _target_runs_in_this_process(target):
+        if asked == "arrow":
+            raise BuildError(f"CLOSEDLOOP_SPARK_COPY=arrow needs Spark in this process (target spark_local); target "
+                             f"`{target}` runs on a cluster, whose tables come back through files only")
+        return "files"
+    return asked or "arrow"
+
+
+def export_locations(target: str, working: Path, build_id: str, vars_: dict | None) -> tuple[str, str]:
+    """Where Spark writes the built tables as Parquet, and the same folder as this machine reads it (they differ
+    when the share is mounted elsewhere, e.g. `dbfs:/mnt/lake/…` on Databricks, `/mnt/lake/…` here): var
+    `spark_export_location` or CLOSEDLOOP_SPARK_EXPORT_LOCATION, then CLOSEDLOOP_SPARK_EXPORT_READ_AS for this side;
+    each build writes under its own `<build_id>/`. A session target defaults to the build's work folder."""
+    from closedloop.build import BuildError
+
+    spark_side = str((vars_ or {}).get("spark_export_location") or os.environ.get("CLOSEDLOOP_SPARK_EXPORT_LOCATION")
+                     or "").rstrip("/")
+    if not spark_side:
+        if not _target_runs_in_this_process(target):
+            raise BuildError(f"target `{target}` keeps its tables on the cluster: set CLOSEDLOOP_SPARK_EXPORT_LOCATION "
+                             f"(or var spark_export_location) to a folder Spark writes and this machine reads (a "
+                             f"shared mount, or s3://… with DuckDB's httpfs extension installed), and "
+                             f"CLOSEDLOOP_SPARK_EXPORT_READ_AS if this machine sees it under another name "
+                             f"(docs/scaling-out.md, 'Copy-back from a cluster')")
+        folder = str(working.parent / "spark-export")
+        return folder, folder
+    here = (os.environ.get("CLOSEDLOOP_SPARK_EXPORT_READ_AS") or spark_side).rstrip("/")
+    return f"{spark_side}/{build_id}", f"{here}/{build_id}"
+
+
+def read_exported_tables(duckdb_path: Path, location: str, tables: list[str]) -> list[str]:
+    """Create each `schema.table` of `tables` in the DuckDB file from the Parquet Spark wrote under
+    `location/<schema>/<table>/` (`cl_export_tables`), replacing a table of the same name; returns the names."""
+    import duckdb
+
+    from closedloop.sql import literal
+
+    con = duckdb.connect(str(duckdb_path))
+    try:
+        for name in tables:
+            schema, table = name.split(".")
+            con.execute(f"create schema if not exists {ident(schema)}")
+            files = literal(f"{location}/{schema}/{table}/*.parquet")
+            con.execute(f"create or replace table {ident(schema)}.{ident(table)} as "
+                        f"select * from read_parquet({files})")
+    finally:
+        con.close()
+    return list(tables)
+
+
+def _marts_without_python_models(target: str, landing_dir: Path, working: Path) -> None:
+    """Refuse, before anything runs, a Thrift/EMR target: dbt-spark submits Python models only to Databricks (and
+    `enable_session_python_models` to a session), so the marts built on them would be missing. The served marts
+    must be complete; the message names them."""
+    from closedloop import PROJECT_DIR
+    from closedloop.build import BuildError, run_dbt
+
+    found = _target_output(target)
+    if found.get("type") != "spark" or found.get("method") == "session":
+        return
+    python_models = sorted(p.stem for p in (PROJECT_DIR / "models").rglob("*.py"))
+    if not python_models:
+        return
+    listed = run_dbt(["ls", "--resource-type", "model", "--output", "name",
+                      "--select", *[f"{name}+,path:models/marts" for name in python_models]],
+                     landing_dir, working, out=None, target_path=working.parent / "target-ls")
+    marts = sorted(listed.result or []) if listed.success else ["(the list could not be made)"]
+    raise BuildError(f"target `{target}` ({found.get('method')}) cannot run dbt's Python models "
+                     f"({', '.join(python_models)}): dbt-spark submits them to Databricks only, so these marts would "
+                     f"be missing: {', '.join(marts)}. Use target databricks, or spark_local on one big machine "
+                     f"(docs/scaling-out.md, 'Where it stands').")
 
 
 def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) -> None:
@@ -122,7 +214,6 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
     tables are copied into the DuckDB working file. Spark's metastore and tables live beside the working file
     (`.building/spark`, removed with it); raises BuildError naming the failing nodes."""
     import json
-    import os
 
     from closedloop.build import BuildError, _failure_paragraph, run_dbt
 
@@ -132,12 +223,11 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
         raise BuildError("--engine spark needs the `spark` extra (pip install -e '.[spark]') and Java 17 "
                          "(make spark-venv): docs/scaling-out.md") from exc
     target = os.environ.get("CLOSEDLOOP_SPARK_TARGET", "spark_local")
-    if not _target_runs_in_this_process(target):
-        # Checked before anything runs on the cluster: its marts could not be brought back (docs/scaling-out.md).
-        raise BuildError(f"closedloop build --engine spark copies the marts back from a Spark session in this process "
-                         f"(target spark_local); target `{target}` keeps them on the cluster, and copying them back "
-                         f"from there is not supported yet (docs/scaling-out.md, 'Copy-back from a cluster'). Run the "
-                         f"models there with `python -m closedloop.spark build --target {target}`.")
+    # Checked before anything runs on the cluster: how the tables come back, and whether all marts can be built.
+    route = copy_route(target)
+    if route == "files":
+        export_to, export_from = export_locations(target, working, landing_dir.name, vars_)
+    _marts_without_python_models(target, landing_dir, working)
     enable_session_python_models()
     shared = _shared_dir is not None
     spark_dir = _shared_dir if shared else working.parent / "spark"
@@ -167,10 +257,15 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
             raise BuildError(f"On Spark: {_failure_paragraph(result)} The served warehouse was left unchanged.")
         print(f"dbt on Spark passed in {time.perf_counter() - started:.1f} s", file=out, flush=True)
         # only this build's models: a shared session's metastore holds the previous build's tables too
-        built = {r.node.alias or r.node.name for r in result.result.results if r.node.resource_type == "model"}
+        built = [r.node for r in result.result.results if r.node.resource_type == "model"
+                 and r.node.schema in ("intermediate", "marts") and r.node.config.materialized != "view"]
         started = time.perf_counter()
-        copied = copy_tables_to_duckdb(working, ("intermediate", "marts"), sorted(built))
-        print(f"Copied {len(copied)} tables from Spark into the working warehouse in "
+        if route == "arrow":
+            copied = copy_tables_to_duckdb(working, ("intermediate", "marts"), sorted(n.alias or n.name for n in built))
+        else:
+            copied = copy_tables_through_files(sorted(f"{n.schema}.{n.alias or n.name}" for n in built), target,
+                                               export_to, export_from, landing_dir, working, vars_)
+        print(f"Copied {len(copied)} tables from Spark into the working warehouse ({route}) in "
               f"{time.perf_counter() - started:.1f} s", file=out, flush=True)
     finally:
         if saved is None:
@@ -181,6 +276,36 @@ def build_on_spark(landing_dir: Path, working: Path, vars_: dict | None, out) ->
             _stop_session()
             # Spark's tables were copied; its metastore and files are no use to the next build.
             shutil.rmtree(spark_dir, ignore_errors=True)
+
+
+def copy_tables_through_files(tables: list[str], target: str, export_to: str, export_from: str, landing_dir: Path,
+                              working: Path, vars_: dict | None) -> list[str]:
+    """The file route: Spark writes `tables` as Parquet under `export_to`, DuckDB creates them from `export_from`
+    (the same folder as this machine sees it). A local export folder is removed afterwards; one on object storage
+    is left to its lifecycle rule."""
+    try:
+        export_tables_as_parquet(tables, target, export_to, landing_dir, working, vars_)
+        return read_exported_tables(working, export_from, tables)
+    finally:
+        if "://" not in export_from:
+            shutil.rmtree(export_from, ignore_errors=True)
+
+
+def export_tables_as_parquet(tables: list[str], target: str, export_to: str, landing_dir: Path, working: Path,
+                             vars_: dict | None) -> None:
+    """Spark writes each `schema.table` of `tables` as Parquet under `export_to/<schema>/<table>/` (run-operation
+    `cl_export_tables`, macros/engines.sql: plain SQL over dbt's connection to `target`)."""
+    import json
+
+    from closedloop.build import BuildError, run_dbt
+
+    exported = run_dbt(["run-operation", "cl_export_tables", "--target", target,
+                        "--args", json.dumps({"tables": tables, "location": export_to}),
+                        *(["--vars", json.dumps(vars_)] if vars_ else [])],
+                       landing_dir, working, out=None, target_path=working.parent / "target-spark")
+    if not exported.success:
+        raise BuildError(f"On Spark: the built tables could not be written as Parquet under {export_to}: "
+                         f"{exported.exception or ''}")
 
 
 def _stop_session() -> None:

@@ -36,6 +36,32 @@
 {%- endmacro %}
 
 
+{# Copy-back through files (docs/scaling-out.md, "Copy-back from a cluster"): after the models, Spark writes each
+   built table as Parquet under `location` (`<location>/<schema>/<table>/part-….parquet`), which DuckDB then reads
+   (closedloop.spark.export_tables_as_parquet). SQL only, so it runs over any connection dbt has to Spark: a session,
+   a Thrift server, EMR, Databricks. Parquet keeps the types (decimals, timestamp_ntz, dates) and the executors write
+   in parallel; an empty table still gets one file carrying its columns. `tables` is a list of `schema.table`. #}
+{% macro cl_export_tables(tables, location) -%}
+    {{ return(adapter.dispatch('cl_export_tables', 'closedloop')(tables, location)) }}
+{%- endmacro %}
+
+{% macro default__cl_export_tables(tables, location) -%}
+    {{ exceptions.raise_compiler_error('cl_export_tables runs on Spark only, not on ' ~ target.type) }}
+{%- endmacro %}
+
+{% macro spark__cl_export_tables(tables, location) -%}
+    {%- if execute -%}
+        {%- set root = location | replace('\\', '/') -%}
+        {%- set root = root.rstrip('/') -%}
+        {%- for name in tables -%}
+            {%- set schema, table = name.split('.') -%}
+            {%- do run_query('insert overwrite directory ' ~ cl_string_literal(root ~ '/' ~ schema ~ '/' ~ table)
+                ~ ' using parquet select * from ' ~ adapter.quote(schema) ~ '.' ~ adapter.quote(table)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# Incremental builds on Spark run in full at first (docs/scaling-out.md): `closedloop build --engine spark` always
    passes --full-refresh, so the models with strategy `replace_affected` (macros/incremental.sql, DuckDB) are built
    as tables. dbt-spark checks the strategy before it looks at --full-refresh; this stands in for its check (a root

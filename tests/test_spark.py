@@ -5,7 +5,9 @@ Salesforce sample; tests/test_realdata_builds.py checks their DuckDB builds agai
 `closedloop.build` on DuckDB and with `engine="spark"` (Spark local, in full), every mart compared table by table with
 closedloop.compare: same columns and types, same rows and keys, counts exactly, doubles (rates, money in doubles)
 within 1e-9. The four Spark builds share one SparkSession (`closedloop.spark.shared_session`: one JVM start-up
-instead of four). Skipped when the `spark` extra or Java is missing (the default .venv has neither: `make
+instead of four). Two of them (`FILE_ROUTE`) bring the tables back the way a cluster build does, Spark writing
+Parquet that DuckDB reads (CLOSEDLOOP_SPARK_COPY=files), the other two through Arrow in process (spark_local's
+default). Skipped when the `spark` extra or Java is missing (the default .venv has neither: `make
 spark-venv`).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -41,6 +44,8 @@ SETS = {
     "olist": (REALDATA / "olist_marketing_funnel", "olist"),
     "salesforce": (REALDATA / "salesforce_developer_edition_sample_export", "salesforce"),
 }
+# Sets whose Spark build copies back through files: the sample has every mart filled, Maven has empty ones.
+FILE_ROUTE = {"sample", "maven"}
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +66,14 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
             out = io.StringIO()
             try:
                 build(raw or sample, on_duckdb, out=io.StringIO(), mapping=mapping)
+                os.environ["CLOSEDLOOP_SPARK_COPY"] = "files" if name in FILE_ROUTE else "arrow"
                 build(raw or sample, on_spark, out=out, mapping=mapping, engine="spark")
             except Exception as exc:  # noqa: BLE001 - handed to this set's test, which fails with it
                 built[name] = RuntimeError(f"{name}: {exc}\n{out.getvalue()[-4000:]}")
             else:
                 built[name] = (on_duckdb, on_spark, out.getvalue())
+            finally:
+                os.environ.pop("CLOSEDLOOP_SPARK_COPY", None)
     return built
 
 
@@ -78,7 +86,8 @@ def _built(builds: dict, name: str) -> tuple[Path, Path, str]:
 
 @pytest.mark.parametrize("name", list(SETS))
 def test_every_mart_is_equal_on_both_engines(builds: dict, name: str) -> None:
-    on_duckdb, on_spark, _ = _built(builds, name)
+    on_duckdb, on_spark, log = _built(builds, name)
+    assert f"({'files' if name in FILE_ROUTE else 'arrow'}) in" in log
     differences = compare_warehouses(on_duckdb, on_spark, ("marts",))
     assert not differences, f"{name}: marts differ between DuckDB and Spark:\n" + "\n".join(
         str(d) for d in differences)
@@ -100,6 +109,24 @@ def test_the_spark_build_publishes_a_served_warehouse(builds: dict) -> None:
     assert ops == 16  # the ops reports are DuckDB's own, read from the same landing
 
 
+def test_the_file_route_brings_back_empty_tables_with_their_columns(builds: dict) -> None:
+    """Maven has no repeat purchases, web touches or tickets: marts over them are empty, and through files they still
+    come back with DuckDB's own columns and types (compared above; here: that such marts exist at all)."""
+    on_duckdb, on_spark, _ = _built(builds, "maven")
+    empty = []
+    for path in (on_duckdb, on_spark):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            tables = [r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'marts' "
+                                                "order by 1").fetchall()]
+            empty.append({t: con.execute(f'describe marts."{t}"').fetchall() for t in tables
+                          if con.execute(f'select count(*) from marts."{t}"').fetchone()[0] == 0})
+        finally:
+            con.close()
+    assert empty[0] and empty[0] == empty[1]
+    assert all(columns for columns in empty[1].values())
+
+
 def test_the_compare_reports_a_differing_mart_with_its_rows(builds: dict, tmp_path: Path) -> None:
     on_duckdb, _, _ = _built(builds, "sample")
     changed = tmp_path / "changed.duckdb"
@@ -113,13 +140,28 @@ def test_the_compare_reports_a_differing_mart_with_its_rows(builds: dict, tmp_pa
     assert "response_hours" in str(differences[0])
 
 
-def test_a_cluster_target_is_refused_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Copy-back reads the marts from a Spark session in this process; a Thrift/Databricks/EMR target would leave
-    them on the cluster, so the build says so and leaves no served warehouse (docs/scaling-out.md)."""
+@pytest.mark.parametrize(("settings", "refusal"), [
+    ({}, "CLOSEDLOOP_SPARK_EXPORT_LOCATION"),
+    ({"CLOSEDLOOP_SPARK_COPY": "arrow"}, "needs Spark in this process"),
+    ({"CLOSEDLOOP_SPARK_EXPORT_LOCATION": "/srv/share/export"}, "cannot run dbt's Python models"),
+])
+def test_a_thrift_target_is_refused_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         settings: dict, refusal: str) -> None:
+    """A cluster's tables come back through files only, so it needs an export location; and a Thrift server (or EMR)
+    cannot run the Python models, so the marts built on them would be missing: the build names them and stops before
+    anything runs there, leaving no served warehouse (docs/scaling-out.md)."""
     from closedloop.build import BuildError
 
     monkeypatch.setenv("CLOSEDLOOP_SPARK_TARGET", "spark_thrift")
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
     warehouse = tmp_path / "wh.duckdb"
-    with pytest.raises(BuildError, match="not supported yet") as raised:
+    with pytest.raises(BuildError, match=refusal) as raised:
         build(SETS["salesforce"][0], warehouse, out=io.StringIO(), mapping="salesforce", engine="spark")
     assert "spark_thrift" in str(raised.value) and not warehouse.exists()
+    if "Python" in refusal:
+        missing = str(raised.value).split("would be missing: ")[1]
+        # the marts downstream of the four Python models, and no mart that does not depend on them
+        assert {"fct_attribution", "fct_channel_attribution", "fct_customer_predicted_value"} <= set(
+            missing.split(". ")[0].split(", "))
+        assert "fct_leads" not in missing and "dim_date" not in missing
