@@ -287,7 +287,7 @@ def test_drills_are_for_analysts_by_default(configure, org):
     configure(HEAD)  # department_head: row_level false by default
     t = Tr("zh")
     for view, params in (("overview", {"kpi": t("won_deals")}), ("lead_flow", {"drill_lead_step": t("leads")}),
-                         ("stages", {"drill_step": "方案交流"}), ("reps", {})):
+                         ("stages", {"drill_step": t("win_rate")}), ("reps", {})):
         at = run(view, **params)
         assert_clean(at)
         assert t("access_row_level") in [i.value for i in at.info], view
@@ -928,7 +928,7 @@ def test_access_off_is_the_demo(sample, monkeypatch):
     monkeypatch.setenv(q.ENV_WAREHOUSE, str(sample.warehouse))
     monkeypatch.delenv(access.ENV_ACCESS, raising=False)
     monkeypatch.setenv(access.ENV_TEST_USER, HEAD)  # ignored without a file
-    at = run("stages", drill_step="方案交流")  # the drill reads its rows once a step or cell is picked
+    at = run("stages", drill_step=Tr("zh")("win_rate"))  # the drill reads its rows once a step is picked
     assert_clean(at)
     c = at.session_state["_ctx"]
     assert c.viewer is access.OFF and c.scope.departments is None
