@@ -1409,11 +1409,11 @@ def top_persons(limit: int = 20) -> pd.DataFrame:
     if not 0 < limit <= TOP_PERSONS:
         raise ValueError(f"top_persons: limit must be 1 to {TOP_PERSONS}")
     return fetch(f"""
-        select p.person_id, p.lead_count, p.first_lead_id, p.first_seen_at, p.last_seen_at, p.account_id,
-               a.account_name, p.is_customer, p.identifiers
-        from marts.fct_top_persons p left join marts.dim_account a using (account_id)
-        where p.person_rank <= {int(limit)}
-        order by p.person_rank""")
+        select person_id, lead_count, first_lead_id, first_seen_at, last_seen_at, account_id, account_name,
+               is_customer, identifiers
+        from marts.fct_top_persons
+        where person_rank <= {int(limit)}
+        order by person_rank""")
 
 
 @row_level
@@ -1621,7 +1621,9 @@ def followup_items(scope: Scope, statuses: tuple[str, ...] = ("overdue", "due"),
              "f.due_at, f.followup_id")
     return fetch(f"""
         with f as (
-            select f.*, {value} as value
+            -- only the columns shown: every column carried through the sort costs (f.* took ~15% more)
+            select f.followup_id, f.status, f.due_at, f.feedback_at, f.reason, f.category, f.next_action,
+                   f.entity_type, f.entity_id, f.owner_user_id, f.department_id, f.account_id, {value} as value
             from marts.fct_followups f
             where list_contains({p('st', tuple(statuses))}, f.status){_followup_filter(p, scope)}
             order by {order.format(value=value)}

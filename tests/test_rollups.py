@@ -242,7 +242,7 @@ def test_the_journey_list_equals_a_ranking_of_every_person(served, marts, sample
     finally:
         con.close()
     for limit in (1, 20, q.TOP_PERSONS):
-        want = pages.top_persons(persons, marts["fct_leads"], limit)
+        want = pages.top_persons(persons, marts["fct_leads"], marts["dim_account"], limit)
         got = q.top_persons(limit)[want.columns].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_dtype=False, obj=f"top_persons {limit}")
     assert want.lead_count.iloc[0] > want.lead_count.iloc[-1]  # a ranking, not ties throughout

@@ -189,17 +189,19 @@ def feedback_reasons(leads: pd.DataFrame, start: date, end: date) -> pd.DataFram
     return out.groupby("disqualify_reason").size().rename("leads").rename_axis("reason").reset_index()
 
 
-def top_persons(persons: pd.DataFrame, leads: pd.DataFrame, limit: int) -> pd.DataFrame:
+def top_persons(persons: pd.DataFrame, leads: pd.DataFrame, accounts: pd.DataFrame, limit: int) -> pd.DataFrame:
     """The Journey page's opening list: persons by leads (counted from fct_leads), then identifiers (every count
-    dim_person keeps, leads included), then person id."""
+    dim_person keeps, leads included), then person id; with their account's name."""
     counted = persons.drop(columns="lead_count").merge(
         leads.groupby("person_id").size().rename("lead_count").reset_index(), on="person_id", how="left")
     counted["lead_count"] = counted.lead_count.fillna(0).astype("int64")
     kinds = [c for c in persons.columns if c.endswith("_count") and c != "lead_count"]
     counted["identifiers"] = counted[kinds].sum(axis=1).astype("int64") + counted.lead_count
     top = counted.sort_values(["lead_count", "identifiers", "person_id"], ascending=[False, False, True])
-    return top.head(limit)[["person_id", "lead_count", "identifiers", "first_lead_id", "account_id",
-                            "is_customer"]].reset_index(drop=True)
+    top = top.head(limit).assign(account_name=lambda x: x.account_id.map(
+        accounts.set_index("account_id").account_name))
+    return top[["person_id", "lead_count", "identifiers", "first_lead_id", "account_id", "account_name",
+                "is_customer"]].reset_index(drop=True)
 
 
 def followup_items(followups: pd.DataFrame, opps: pd.DataFrame, customers: pd.DataFrame, statuses, limit: int

@@ -29,19 +29,31 @@ top_persons as (
 
 ),
 
+-- the account's name kept here too, so the page reads a hundred rows and joins nothing whatever the accounts
+accounts as (
+
+    select account_id, account_name from {{ ref('dim_account') }}
+
+),
+
 final as (
 
     select
-        cast(row_number() over (order by lead_count desc, identifiers desc, person_id) as integer) as person_rank,
-        person_id,
-        lead_count,
-        identifiers,
-        first_lead_id,
-        first_seen_at,
-        last_seen_at,
-        account_id,
-        is_customer
+        cast(row_number() over (
+            order by top_persons.lead_count desc, top_persons.identifiers desc, top_persons.person_id
+        ) as integer) as person_rank,
+        top_persons.person_id,
+        top_persons.lead_count,
+        top_persons.identifiers,
+        top_persons.first_lead_id,
+        top_persons.first_seen_at,
+        top_persons.last_seen_at,
+        top_persons.account_id,
+        accounts.account_name,
+        top_persons.is_customer
     from top_persons
+    left join accounts
+        on accounts.account_id = top_persons.account_id
 
 )
 
