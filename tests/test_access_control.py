@@ -287,7 +287,7 @@ def test_drills_are_for_analysts_by_default(configure, org):
     configure(HEAD)  # department_head: row_level false by default
     t = Tr("zh")
     for view, params in (("overview", {"kpi": t("won_deals")}), ("lead_flow", {"drill_lead_step": t("leads")}),
-                         ("stages", {}), ("reps", {})):
+                         ("stages", {"drill_step": t("win_rate")}), ("reps", {})):
         at = run(view, **params)
         assert_clean(at)
         assert t("access_row_level") in [i.value for i in at.info], view
@@ -409,7 +409,7 @@ def calls(org, as_of: date) -> dict[str, list]:
                   ("select * from marts.fct_opportunity_rollup_daily",),
                   ("select * from marts.fct_customer_rollup_daily",), ("select * from marts.fct_followup_rollup",),
                   ("select * from marts.fct_customer_predicted_rollup",),
-                  ("select * from marts.fct_lead_disqualified_daily",),
+                  ("select * from marts.fct_lead_disqualified_daily",), ("select * from marts.fct_followups",),
                   ("select * from marts.fct_resource_turnover",), ("select * from marts.dim_campaign",),
                   ("select * from marts.dim_user",)],
     })
@@ -558,6 +558,11 @@ def _rewrite_everyone_else(path: Path, org) -> None:
                             + ", ".join(f"{x} = coalesce({x}, 0) + 1" for x in won)
                             + f" where department_id in {mine} and (won_department_id not in {mine} "
                               f"or (won_department_id is null and {won[0]} > 0))")
+            for worth, whose in (("deal_amount", "deal_department_id"),
+                                 ("account_lifetime_value", "account_value_department_id")):
+                if whose in names:  # their follow-ups valued by another department's deal or account (issue 17)
+                    con.execute(f'update "{schema}"."{table}" set {worth} = coalesce({worth}, 0) + 1 '
+                                f"where department_id in {mine} and {whose} not in {mine}")
             if table == "fct_department_comparison":  # company figures inside their own rows
                 con.execute("update marts.fct_department_comparison set "
                             + ", ".join(f"{x} = {x} + 7" if x != "significance" else "significance = 'LEAK'"
@@ -923,7 +928,7 @@ def test_access_off_is_the_demo(sample, monkeypatch):
     monkeypatch.setenv(q.ENV_WAREHOUSE, str(sample.warehouse))
     monkeypatch.delenv(access.ENV_ACCESS, raising=False)
     monkeypatch.setenv(access.ENV_TEST_USER, HEAD)  # ignored without a file
-    at = run("stages")
+    at = run("stages", drill_step=Tr("zh")("win_rate"))  # the drill reads its rows once a step is picked
     assert_clean(at)
     c = at.session_state["_ctx"]
     assert c.viewer is access.OFF and c.scope.departments is None

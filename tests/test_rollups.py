@@ -199,6 +199,26 @@ def test_followups_equal_a_recount_of_the_followups(served, marts, region):
 
 
 
+def test_the_followups_to_act_on_are_valued_and_ranked_as_recounted(served, marts, region):
+    for name, scope, viewer in _cases(marts, region):
+        followups = pages.filtered(_visible(marts["fct_followups"], viewer, region), scope.departments)
+        opps = _visible(marts["fct_opportunities"], viewer, region)
+        customers = _visible(marts["fct_customer_value"], viewer, region)
+        for statuses, limit in ((("overdue", "due"), 5000), (("overdue", "due", "upcoming"), 7)):
+            got = _run(viewer, q.followup_items, scope, statuses, limit)
+            want = pages.followup_items(followups, opps, customers, statuses, limit)
+            assert len(want), (name, statuses)
+            pd.testing.assert_frame_equal(got[["followup_id", "status", "value"]].astype({"value": float}), want,
+                                          check_dtype=False, obj=f"followup_items {name} {statuses}")
+    # the head's cases above held follow-ups of theirs valued by another department's deal or account (so the
+    # hiding was exercised, not only the ranking)
+    _, mine = region
+    theirs = marts["fct_followups"][marts["fct_followups"].department_id.isin(mine)]
+    deal_dept = theirs.entity_id.map(marts["fct_opportunities"].set_index("opportunity_id").department_id)
+    value_dept = theirs.account_id.map(marts["fct_customer_value"].set_index("account_id").department_id)
+    assert (deal_dept.notna() & ~deal_dept.isin(mine)).any() or (value_dept.notna() & ~value_dept.isin(mine)).any()
+
+
 def test_predicted_value_and_the_backtest_equal_a_recount_of_the_accounts(served, marts, region):
     for name, scope, viewer in _cases(marts, region):
         predicted = pages.filtered(_visible(marts["fct_customer_predicted_value"], viewer, region),
@@ -213,3 +233,18 @@ def test_predicted_value_and_the_backtest_equal_a_recount_of_the_accounts(served
     _frames_equal(got.assign(fitted_to=pd.to_datetime(got.fitted_to), as_of_date=pd.to_datetime(got.as_of_date)),
                   want.assign(fitted_to=pd.to_datetime(want.fitted_to), as_of_date=pd.to_datetime(want.as_of_date)),
                   ["decile"], "value_backtest")
+
+
+def test_the_journey_list_equals_a_ranking_of_every_person(served, marts, sample):
+    con = duckdb.connect(str(sample.warehouse), read_only=True)
+    try:
+        persons = con.execute("select * from marts.dim_person").df()
+    finally:
+        con.close()
+    for limit in (1, 20, q.TOP_PERSONS):
+        want = pages.top_persons(persons, marts["fct_leads"], marts["dim_account"], limit)
+        got = q.top_persons(limit)[want.columns].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, obj=f"top_persons {limit}")
+    assert want.lead_count.iloc[0] > want.lead_count.iloc[-1]  # a ranking, not ties throughout
+    with pytest.raises(ValueError):
+        q.top_persons(q.TOP_PERSONS + 1)

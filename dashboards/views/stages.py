@@ -346,7 +346,11 @@ with ui.section(t("drill"), t("pick_to_drill")):
                 )
             ),
         )
-    if s_key == "win_rate":
+    # Nothing picked, nothing read: the drill's stage rows cost more than the rest of the page at 10M leads
+    # (issue 17), and the caption above already says how to open it.
+    if not d_id and not s_key:
+        rows = None
+    elif s_key == "win_rate":
         rows = q.opportunities_closed(c.window, c.scope, d_id or None)
         if not rows.empty:
             rows["status_label"] = [t(f"status_{x}") for x in rows.status]
@@ -388,10 +392,11 @@ with ui.section(t("drill"), t("pick_to_drill")):
             "grade": t("grade"),
         }
         fmts = {"entered_at": "datetime", "exited_at": "datetime", "amount": "money", "days_in_stage": "%.1f"}
-    st.caption(t("drill_rows", what=what) + " · " + t("rows", n=t.int(len(rows))))
-    if rows.empty:
+    if rows is not None:
+        st.caption(t("drill_rows", what=what) + " · " + t("rows", n=t.int(len(rows))))
+    if rows is not None and rows.empty:
         ui.no_data(what)
-    else:
+    elif rows is not None:
         rows["journey"] = [ui.journey_url("opportunity", x) for x in rows.opportunity_id]
         ui.table(rows, t("drill"), {"journey": t("journey_link"), **cols}, {**fmts, "journey": "link"},
                  key="drill_table", height=360)

@@ -187,3 +187,32 @@ def feedback_reasons(leads: pd.DataFrame, start: date, end: date) -> pd.DataFram
     """Leads disqualified in the window, per disqualify reason."""
     out = leads[in_window(leads.disqualified_at, start, end) & leads.disqualify_reason.notna()]
     return out.groupby("disqualify_reason").size().rename("leads").rename_axis("reason").reset_index()
+
+
+def top_persons(persons: pd.DataFrame, leads: pd.DataFrame, accounts: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The Journey page's opening list: persons by leads (counted from fct_leads), then identifiers (every count
+    dim_person keeps, leads included), then person id; with their account's name."""
+    counted = persons.drop(columns="lead_count").merge(
+        leads.groupby("person_id").size().rename("lead_count").reset_index(), on="person_id", how="left")
+    counted["lead_count"] = counted.lead_count.fillna(0).astype("int64")
+    kinds = [c for c in persons.columns if c.endswith("_count") and c != "lead_count"]
+    counted["identifiers"] = counted[kinds].sum(axis=1).astype("int64") + counted.lead_count
+    top = counted.sort_values(["lead_count", "identifiers", "person_id"], ascending=[False, False, True])
+    top = top.head(limit).assign(account_name=lambda x: x.account_id.map(
+        accounts.set_index("account_id").account_name))
+    return top[["person_id", "lead_count", "identifiers", "first_lead_id", "account_id", "account_name",
+                "is_customer"]].reset_index(drop=True)
+
+
+def followup_items(followups: pd.DataFrame, opps: pd.DataFrame, customers: pd.DataFrame, statuses, limit: int
+                   ) -> pd.DataFrame:
+    """The Follow-ups page's list: open follow-ups by urgency (overdue, then due), then worth (the lost deal's
+    amount, else the account's lifetime value, each only when the viewer sees it), then due date and id."""
+    f = followups[followups.status.isin(statuses)][["followup_id", "status", "entity_type", "entity_id",
+                                                     "account_id", "due_at"]]
+    amount = f.entity_id.map(opps.set_index("opportunity_id").amount).where(f.entity_type == "opportunity")
+    lifetime = f.account_id.map(customers.set_index("account_id").lifetime_value)
+    f = f.assign(value=amount.astype(float).fillna(lifetime.astype(float)),
+                 urgency=f.status.map({"overdue": 0, "due": 1}).fillna(2))
+    f = f.assign(worth=-f.value.fillna(0)).sort_values(["urgency", "worth", "due_at", "followup_id"])
+    return f.head(limit)[["followup_id", "status", "value"]].reset_index(drop=True)

@@ -162,6 +162,20 @@ recoveries as (
 
 ),
 
+-- what a follow-up is worth, with whose figure it is: the Follow-ups page ranks the open ones by it, and a department
+-- head sees a deal's amount or an account's value only when it is in their departments (dashboards/queries.py)
+lost_deals as (
+
+    select opportunity_id, amount, department_id from {{ ref('fct_opportunities') }}
+
+),
+
+customer_values as (
+
+    select account_id, lifetime_value, department_id from {{ ref('fct_customer_value') }}
+
+),
+
 final as (
 
     select
@@ -198,13 +212,21 @@ final as (
         -- the denominator of the on-time share: follow-ups whose grace period has ended, or that are done
         first_recontacts.done_at is not null
             or as_of.as_of_at > {{ dbt.dateadd('day', var('followup_grace_days'), 'followups.due_at') }}
-            as is_on_time_calc
+            as is_on_time_calc,
+        lost_deals.amount as deal_amount,
+        lost_deals.department_id as deal_department_id,
+        customer_values.lifetime_value as account_lifetime_value,
+        customer_values.department_id as account_value_department_id
     from followups
     cross join as_of
     left join first_recontacts
         on followups.entity_type = first_recontacts.entity_type and followups.entity_id = first_recontacts.entity_id
     left join recoveries
         on followups.entity_type = recoveries.entity_type and followups.entity_id = recoveries.entity_id
+    left join lost_deals
+        on followups.entity_type = 'opportunity' and lost_deals.opportunity_id = followups.entity_id
+    left join customer_values
+        on customer_values.account_id = followups.account_id
 
 )
 
