@@ -180,11 +180,7 @@ def run_dbt(args: list[str], landing_dir: Path, warehouse: Path, out: TextIO | N
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     with _dbt_environment(landing_dir, warehouse):
         try:
-            try:
-                result = dbtRunner(callbacks=callbacks).invoke([*args, *common])
-            except Exception:
-                stopping.raise_if_stopped()
-                raise
+            result = dbtRunner(callbacks=callbacks).invoke([*args, *common])
             if isinstance(result.exception, KeyboardInterrupt):
                 # Ctrl+C or closedloop.stopping.Stopped (SIGTERM/SIGHUP) while dbt ran: dbt cancels its queries and
                 # hands the interrupt back as a result; it is an interrupt still, not "dbt could not run".
@@ -352,7 +348,9 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
                 publish.verify(warehouse)  # before any work: the build would start from a copy of a damaged file
             done, freshness = _build_and_publish(raw_dir, warehouse, landing_dir, run, out, full_refresh, vars_,
                                                  mapping, publish.KEEP if keep is None else keep, reference, engine)
-        except BaseException as exc:
+        except BaseException as caught:
+            # A stop signal that came back as a library's error (DuckDB's, dbt's) is the stop, in the record too.
+            exc = stopping.as_stop(caught)
             if publish.served_build(warehouse) == run.run_id:
                 raise  # published already (the failure came after the switch): what it serves stays
             _clean_failed(warehouse, landing_dir, run.run_id)
@@ -363,6 +361,8 @@ def build(raw_dir: Path, warehouse: Path, out: TextIO = sys.stdout, full_refresh
                 runs.append(warehouse, run)
             if reason:
                 raise BuildError(reason) from exc
+            if exc is not caught:
+                raise exc from caught
             raise
     done.seconds = time.monotonic() - started
     if fail_on_stale and (problem := _stale_failure(warehouse, freshness)):

@@ -330,11 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             return args.func(args)
-        except Exception:
-            # A stop signal raised inside a library's callback comes back as that library's error (DuckDB wraps
-            # it: "counting the rows of the object registered as … failed: stopped by SIGTERM"): it is the stop.
-            stopping.raise_if_stopped()
-            raise
+        except Exception as exc:
+            # Every command, not only build (whose record says it too): a library's error after a stop is the stop.
+            if (stop := stopping.as_stop(exc)) is exc:
+                raise
+            raise stop from exc
     except stopping.Stopped as exc:
         return fail(f"{exc}.", 128 + exc.signum)
     except BuildLocked as exc:

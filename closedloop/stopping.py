@@ -45,5 +45,17 @@ def install() -> None:
 def raise_if_stopped() -> None:
     """Raise the interrupt a stop signal asked for, if one arrived (after a step that may have swallowed it)."""
     if _received:
-        signum = _received[0]
-        raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+        raise _interrupt()
+
+
+def as_stop(exc: BaseException) -> BaseException:
+    """`exc`, or the stop when a stop signal arrived first: a library hands a signal raised inside its callback back
+    as its own error (DuckDB: "counting the rows of the object registered as … failed: stopped by SIGTERM")."""
+    if _received and not isinstance(exc, KeyboardInterrupt):
+        return _interrupt()
+    return exc
+
+
+def _interrupt() -> KeyboardInterrupt:
+    signum = _received[0]
+    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
