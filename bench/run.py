@@ -108,7 +108,31 @@ def build_step(raw: Path, warehouse: Path, *flags: str) -> tuple[Step, dict]:
     dbt_start = s.marks.get("Building with dbt", 0.0)
     dbt_end = s.marks.get("checking source freshness", s.seconds)
     return s, {"seconds": s.seconds, "peak_mb": s.peak_mb, "validate_land_s": dbt_start,
-               "dbt_s": round(dbt_end - dbt_start, 2), "rest_s": round(s.seconds - dbt_end, 2)}
+               "dbt_s": round(dbt_end - dbt_start, 2), "rest_s": round(s.seconds - dbt_end, 2),
+               "door_files_reused": _files_reused(s.output), "nodes": node_profile(warehouse)}
+
+
+def _files_reused(output: str) -> list[int] | None:
+    """[reused, all] from the build's "Door cache: R of N raw files …" line (closedloop.door_cache)."""
+    import re
+
+    found = re.search(r"Door cache: ([\d,]+) of ([\d,]+) raw files", output)
+    return [int(found[1].replace(",", "")), int(found[2].replace(",", ""))] if found else None
+
+
+def node_profile(warehouse: Path, top: int = 15) -> dict:
+    """dbt's node time of the build just made (the run_results.json beside its working file): models and data tests
+    summed, and the slowest models, so a figure comes with the profile that explains it."""
+    path = warehouse.parent / ".building" / "target" / "run_results.json"
+    if not path.is_file():
+        return {}
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    kind = lambda r: r["unique_id"].split(".")[0]  # noqa: E731
+    models = sorted((r for r in results if kind(r) == "model"), key=lambda r: -r["execution_time"])
+    return {"models": len(models), "model_s": round(sum(r["execution_time"] for r in models), 1),
+            "tests": sum(kind(r) == "test" for r in results),
+            "test_s": round(sum(r["execution_time"] for r in results if kind(r) == "test"), 1),
+            "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)] for r in models[:top]]}
 
 
 def last_json(output: str) -> dict:

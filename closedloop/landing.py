@@ -31,6 +31,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from closedloop import contract, door
+from closedloop.door_cache import DoorCache, FileAnswer
+from closedloop.publish import link_or_copy
 from closedloop.readers import FILE, ROW, SOURCE_FILE, SOURCE_ROW, ReadError, Rejection
 from closedloop.sources import SourceError, TableInput, default_inputs, ignored_files, unmatched_files
 from closedloop.sql import ident, literal, literal_list
@@ -174,6 +176,9 @@ class _RowsChecked:
     rejections: list[Rejection] = field(default_factory=list)
     missing_optional_columns: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
+    # With a door cache: the entries this table's files are kept under, and how many files were not read again.
+    cache_entries: list[str] = field(default_factory=list)
+    files_reused: int = 0
 
 
 def _table_rules_of(table: contract.Table, available: dict[str, Path], severity: str = "reject") -> tuple:
@@ -192,9 +197,10 @@ def _stored_helpers(table: contract.Table) -> list[str]:
 
 
 def check_rows(validator, source: TableInput, work: Path, parameters: dict,
-               chunk_rows: int = LAND_CHUNK_ROWS) -> _RowsChecked:
+               chunk_rows: int = LAND_CHUNK_ROWS, cache: DoorCache | None = None) -> _RowsChecked:
     """Read a table chunk by chunk, run its row rules (compiled to SQL, or GX with `CLOSEDLOOP_DOOR=gx`) and write
-    the rows that pass as parts under `work` (one part per chunk, in read order)."""
+    the rows that pass as parts under `work` (one part per chunk, in read order). With `cache`, a file whose answer
+    is kept (closedloop.door_cache) is not read: its parts are linked in, its rows set aside taken as they were."""
     from closedloop import validate
 
     table = source.table
@@ -210,34 +216,70 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
     folder = work / table.family / table.name
     folder.mkdir(parents=True, exist_ok=True)
     rejudge = door.Rejudge(table, row_rules)
-    for chunk in source.chunks_of(chunk_rows):
-        data = _normalise(_arrow(chunk), table, report)
-        out.rows_read += data.num_rows + len(chunk.rejections)
-        out.rejections += chunk.rejections
-        part = folder / f"part-{len(out.parts):05d}.parquet"
-        if validator.door == "sql":
-            # The part holds the rows that passed as they land (typed), parsed once for both.
-            failures, passing = door.check_chunk(validator._con, table, data, parameters, row_rules, stored)
-            out.rejections += [validate.rejection(table, data, f) for f in failures]
-            pq.write_table(passing, part, **PART_WRITE)
-            out.parts.append(part)
-            rejudge.add(data, failures)
-            continue
-        helpers = validator.helpers(table, data, shadows)
-        failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules,
-                                 source=data)
-        out.rejections += [validate.rejection(table, data, f) for f in failures]
-        keep = np.ones(data.num_rows, dtype=bool)
-        keep[[f.position for f in failures]] = False
-        for s in stored:
-            data = data.append_column(s, pa.Array.from_pandas(helpers[s]) if len(helpers) else pa.nulls(0))
-        if not keep.all():
-            data = data.filter(pa.array(keep))
-        pq.write_table(data, part)
-        out.parts.append(part)
+    for path, display, chunks in source.files_of(chunk_rows):
+        name, kept = cache.lookup(table.key, path, display) if cache is not None and path is not None else ("", None)
+        if kept is None:
+            # Each file's answer on its own (its parts, rows and columns), so that it can be kept for the next build.
+            kept = FileAnswer([], 0, [])
+            file_report = TableReport(table=table.key)
+            for chunk in chunks:
+                data = _normalise(_arrow(chunk), table, file_report)
+                kept.rows_read += data.num_rows + len(chunk.rejections)
+                kept.rejections += chunk.rejections
+                part = folder / f"part-{len(out.parts) + len(kept.parts):05d}.parquet"
+                kept.rejections += _check_chunk(validator, table, data, parameters, row_rules, stored, shadows,
+                                                gx_read, part, rejudge)
+                kept.parts.append(part)
+            kept.missing_optional_columns = file_report.missing_optional_columns
+            kept.extra_columns = file_report.extra_columns
+            if name:
+                cache.store(table.key, name, kept)
+                out.cache_entries.append(name)
+        else:
+            out.cache_entries.append(name)
+            out.files_reused += 1
+            for cached in kept.parts:
+                part = folder / f"part-{len(out.parts):05d}.parquet"
+                link_or_copy(cached, part)
+                out.parts.append(part)
+            kept.parts = []
+        out.parts += kept.parts
+        out.rows_read += kept.rows_read
+        out.rejections += kept.rejections
+        for c in kept.missing_optional_columns:
+            if c not in report.missing_optional_columns:
+                report.missing_optional_columns.append(c)
+        for c in kept.extra_columns:
+            if c not in report.extra_columns:
+                report.extra_columns.append(c)
     rejudge.check(validator, parameters)
     out.missing_optional_columns, out.extra_columns = report.missing_optional_columns, report.extra_columns
     return out
+
+
+def _check_chunk(validator, table: contract.Table, data: pa.Table, parameters: dict, row_rules: tuple,
+                 stored: list[str], shadows: list[str], gx_read: list[str], part: Path,
+                 rejudge: door.Rejudge) -> list[Rejection]:
+    """Run the row rules over one chunk, write the rows that pass to `part`, and return the rows set aside."""
+    from closedloop import validate
+
+    if validator.door == "sql":
+        # The part holds the rows that passed as they land (typed), parsed once for both.
+        failures, passing = door.check_chunk(validator._con, table, data, parameters, row_rules, stored)
+        pq.write_table(passing, part, **PART_WRITE)
+        rejudge.add(data, failures)
+        return [validate.rejection(table, data, f) for f in failures]
+    helpers = validator.helpers(table, data, shadows)
+    failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules, source=data)
+    rejections = [validate.rejection(table, data, f) for f in failures]
+    keep = np.ones(data.num_rows, dtype=bool)
+    keep[[f.position for f in failures]] = False
+    for s in stored:
+        data = data.append_column(s, pa.Array.from_pandas(helpers[s]) if len(helpers) else pa.nulls(0))
+    if not keep.all():
+        data = data.filter(pa.array(keep))
+    pq.write_table(data, part)
+    return rejections
 
 
 class _TableLander:
@@ -537,9 +579,9 @@ def _worker_start() -> None:
 
 
 def _worker_check(key: str, files: list[str], paths: list[Path], encodings: list[str | None], work: Path,
-                  parameters: dict, chunk_rows: int) -> _RowsChecked:
+                  parameters: dict, chunk_rows: int, cache: DoorCache | None) -> _RowsChecked:
     source = TableInput(contract.table(key), files, paths=paths, encodings=encodings)
-    return check_rows(_WORKER["validator"], source, work, parameters, chunk_rows)
+    return check_rows(_WORKER["validator"], source, work, parameters, chunk_rows, cache)
 
 
 def _parallel(inputs: dict[str, TableInput], mapping: str | None) -> bool:
@@ -556,8 +598,10 @@ class _RowChecks:
     largest other table waiting. A table's error is raised when its turn comes in load order, as it would be
     checking one table after another."""
 
-    def __init__(self, inputs: dict[str, TableInput], validator, work: Path, parameters: dict, parallel: bool):
+    def __init__(self, inputs: dict[str, TableInput], validator, work: Path, parameters: dict, parallel: bool,
+                 cache: DoorCache | None = None):
         self.inputs, self.validator, self.work, self.parameters = inputs, validator, work, parameters
+        self.cache = cache
         self.done: dict[str, _RowsChecked | BaseException] = {}
         sizes = {k: sum(p.stat().st_size for p in i.paths) for k, i in inputs.items()}
         self.waiting = sorted(inputs, key=lambda k: -sizes[k])
@@ -582,12 +626,13 @@ class _RowChecks:
             key = self.waiting.pop(0)
             source = self.inputs[key]
             self.running = (key, self.pool.submit(_worker_check, key, source.files, source.paths, source.encodings,
-                                                  self.work, self.parameters, LAND_CHUNK_ROWS))
+                                                  self.work, self.parameters, LAND_CHUNK_ROWS, self.cache))
 
     def _here(self, key: str) -> None:
         self.waiting.remove(key)
         try:
-            self.done[key] = check_rows(self.validator, self.inputs[key], self.work, self.parameters)
+            self.done[key] = check_rows(self.validator, self.inputs[key], self.work, self.parameters,
+                                        cache=self.cache)
         except (SourceError, ReadError, LandingError) as exc:
             self.done[key] = exc
 
@@ -614,10 +659,14 @@ class _RowChecks:
 
 
 def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = None, out: TextIO | None = None,
-         validator=None, verb: str = "loaded") -> list[TableReport]:
+         validator=None, verb: str = "loaded", cache_dir: Path | None = None, reuse: bool = True) -> list[TableReport]:
     """Validate and land every contract table of `raw_dir` into `landing_dir`; return one report per table.
     With `out`, a progress line per table as it is checked (closedloop.progress), then the report, whose rows that
-    pass are `verb` ("loaded"; `closedloop validate` says "would load")."""
+    pass are `verb` ("loaded"; `closedloop validate` says "would load").
+
+    With `cache_dir`, each raw file's row-rule answer is kept there (closedloop.door_cache) and, with `reuse`, a
+    file whose answer is kept is not read again; the table rules and the landed files are the same either way.
+    Entries no file of this landing used are removed once it succeeds."""
     from closedloop import validate
     from closedloop.progress import Progress
 
@@ -652,6 +701,9 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
         door.compile_suites(parameters=parameters)  # an expectation with no SQL stops here, before any file is read
     else:
         progress.update("  loading the expectation suites (Great Expectations)", step=True)
+    # A mapping derives each table from several vendor files at once: no answer belongs to one file.
+    cache = DoorCache(cache_dir, validator.door, LAND_CHUNK_ROWS, parameters, read=reuse) \
+        if cache_dir is not None and not mapping else None
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(work / "duckdb")})
     reports: dict[str, TableReport] = {}
     rejections: list[tuple[str, Rejection]] = []
@@ -659,7 +711,7 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     needed = {r for t in contract.tables() for e in validate.suite(t.key) for r in e.references}
     checks = None
     try:
-        checks = _RowChecks(inputs, validator, work, parameters, _parallel(inputs, mapping))
+        checks = _RowChecks(inputs, validator, work, parameters, _parallel(inputs, mapping), cache)
         order = validate.load_order([t.key for t in contract.tables()])
         for index, key in enumerate(order, start=1):
             table = contract.table(key)
@@ -669,7 +721,12 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
             progress.update(f"{step}: checking …")
             try:
                 if key in inputs:
-                    report = lander.land(inputs[key], checks.result(key), parameters, available)
+                    checked = checks.result(key)
+                    report = lander.land(inputs[key], checked, parameters, available)
+                    if cache is not None:
+                        cache.used.update(checked.cache_entries)
+                        cache.files_reused += checked.files_reused
+                        cache.files_read += len(inputs[key].paths) - checked.files_reused
                 else:
                     report = lander.land_absent()
             except (SourceError, ReadError) as exc:
@@ -708,6 +765,13 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
             for display in not_read:
                 print(f"  ! {display}", file=out)
     _write_reports(landing_dir, raw_dir, mapping_name, ordered, rejections, not_read)
+    if cache is not None:
+        cache.prune(cache.used)
+        if out is not None:
+            total = cache.files_reused + cache.files_read
+            print(f"Door cache: {cache.files_reused:,} of {total:,} raw files unchanged since an earlier build, their "
+                  "row checks reused"
+                  + ("" if reuse else " (none: a full refresh checks every file)"), file=out, flush=True)
     return ordered
 
 

@@ -130,7 +130,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     try:
@@ -157,7 +157,7 @@ def prepare(working: Path, warehouse: Path, build_id: str) -> str:
     _fsync_file(working)
     digest = checksum(working)
     kept = builds_dir(warehouse) / build_id / warehouse.name
-    _link_or_copy(working, kept)
+    link_or_copy(working, kept)
     _fsync_file(kept)
     _fsync_dir(kept.parent)
     return digest
@@ -221,7 +221,7 @@ def rollback(warehouse: Path, to: str | None = None) -> tuple[str | None, str]:
     if to == served:
         return served, to  # nothing to switch: the caller says so instead of recording a rollback that was none
     staged = warehouse.with_name(warehouse.name + ".rollback")
-    _link_or_copy(builds_dir(warehouse) / to / warehouse.name, staged)
+    link_or_copy(builds_dir(warehouse) / to / warehouse.name, staged)
     os.replace(staged, warehouse)
     _point_current(warehouse, to)
     return served, to

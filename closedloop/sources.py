@@ -47,11 +47,17 @@ class TableInput:
 
     def chunks_of(self, chunk_rows: int) -> Iterator[Chunk]:
         """The chunks, at most `chunk_rows` rows each where the input allows choosing (its own files)."""
+        for _path, _display, chunks in self.files_of(chunk_rows):
+            yield from chunks
+
+    def files_of(self, chunk_rows: int) -> Iterator[tuple[Path | None, str | None, Iterator[Chunk]]]:
+        """(path, display name, its chunks) per file of the table's own files, in read order; a mapping's rows,
+        derived from several vendor files at once, come as one (None, None, chunks)."""
         if self.paths:
             for path, display, encoding in zip(self.paths, self.files, self.encodings, strict=True):
-                yield from _renamed_chunks(path, display, self.table, chunk_rows, encoding)
+                yield path, display, _renamed_chunks(path, display, self.table, chunk_rows, encoding)
         else:
-            yield from self.chunks()
+            yield None, None, self.chunks()
 
 
 def _looks_like_part(name: str, table: contract.Table, siblings: list[str]) -> bool:

@@ -134,7 +134,7 @@ def _fault_points(warehouse: Path):
         mp.setattr(publish, "_fsync_file", lambda path: (_ for _ in ()).throw(_enospc(path)))
 
     def at_kept_link(mp):
-        mp.setattr(publish, "_link_or_copy", lambda source, target: (_ for _ in ()).throw(_enospc(target)))
+        mp.setattr(publish, "link_or_copy", lambda source, target: (_ for _ in ()).throw(_enospc(target)))
 
     def at_history(mp):
         def append(wh, run):
