@@ -58,7 +58,8 @@ $(SPARK_STAMP): $(STAMP) pyproject.toml
 spark-venv: $(SPARK_STAMP) spark-java
 
 # Two workers, whole files each (module fixtures build once); the sample and defects builds are shared by both.
-PYTEST   := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+# The 25 slowest steps are listed at the end: where the suite's time goes, in every CI log (docs/testing.md).
+PYTEST   := $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .

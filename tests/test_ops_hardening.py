@@ -185,8 +185,12 @@ def test_a_full_disk_at_every_step_leaves_the_served_warehouse_answering(hostile
         assert publish.checksum(warehouse) == served_sum, step
         assert _served_answers(warehouse) == before, step
         assert not working_file_for(warehouse).parent.exists(), step
-        landings = sorted(p.name for p in landing_root_for(warehouse).iterdir() if p.is_dir())
+        landings = sorted(p.name for p in landing_root_for(warehouse).iterdir()
+                          if p.is_dir() and p.name != ".door-cache")
         assert landings == publish.kept_builds(warehouse), step  # the failed build's landing is gone, no other
+        # ... and the door cache (closedloop.door_cache) holds whole entries only: a full disk leaves no half of one.
+        cache = landing_root_for(warehouse) / ".door-cache"
+        assert not [p.name for p in cache.glob("*.partial-*")], step
         last = runs.history(warehouse)[-1]
         assert last.status == "failed" and last.message.startswith("no space left on"), step
     # Nothing wedged: the next build (dbt replayed) publishes, and prunes only after it did.
