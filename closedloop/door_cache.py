@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
@@ -36,6 +37,7 @@ from closedloop.publish import checksum, link_or_copy
 from closedloop.readers import Rejection
 
 ENTRY = "entry.json"
+_PART = re.compile(r"part-\d{5}\.parquet")
 REJECTED = "rejected.parquet"
 # Parameters that may move between builds, and the direction a cached answer stays right in.
 _RISING = ("latest_allowed_at",)
@@ -127,6 +129,9 @@ class DoorCache:
         folder = self.root / name
         try:
             entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
+            # Only names this module writes: an entry is never a way to link another file into a landing.
+            if not all(isinstance(p, str) and _PART.fullmatch(p) for p in entry["parts"]):
+                return None
             parts = [folder / p for p in entry["parts"]]
             if not all(p.is_file() for p in parts):
                 return None

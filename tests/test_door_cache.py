@@ -134,15 +134,18 @@ def test_damaged_entries_and_a_full_refresh_read_the_files_again(tmp_path: Path)
     raw, cache = tmp_path / "raw", tmp_path / "cache"
     _land(raw, tmp_path / "first", cache)
     entries = sorted(e for e in cache.iterdir() if (e / "part-00000.parquet").exists())
-    assert len(entries) > 3
+    assert len(entries) > 4
     (entries[0] / "part-00000.parquet").unlink()
     (entries[1] / "entry.json").write_text("{not json", encoding="utf-8")
     (entries[2] / "rejected.parquet").write_bytes(b"PAR1 garbage")
     data = json.loads((entries[3] / "entry.json").read_text(encoding="utf-8"))
     data["rejected"] += 1  # the answer's rows set aside do not add up
     (entries[3] / "entry.json").write_text(json.dumps(data), encoding="utf-8")
+    data = json.loads((entries[4] / "entry.json").read_text(encoding="utf-8"))
+    data["parts"] = ["../" + entries[0].name + "/rejected.parquet"]  # never a way to link another file in
+    (entries[4] / "entry.json").write_text(json.dumps(data), encoding="utf-8")
     reused, files = _same_as_checking_everything(raw, tmp_path, cache, "damaged")
-    assert reused == files - 4
+    assert reused == files - 5
     # A full refresh reads every file (and keeps its answers for the next build).
     assert _land(raw, tmp_path / "full", cache, reuse=False) == (0, files)
     assert _land(raw, tmp_path / "after", cache)[0] == files
