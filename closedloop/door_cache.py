@@ -109,10 +109,6 @@ class DoorCache:
     chunk_rows: int
     parameters: dict
     read: bool = True
-    # Filled in by closedloop.landing.land: the entries the landing used, and its files reused and read.
-    used: set[str] = field(default_factory=set)
-    files_reused: int = 0
-    files_read: int = 0
 
     def __post_init__(self) -> None:
         self.key = door_key(self.door, self.chunk_rows, self.parameters)
@@ -135,18 +131,16 @@ class DoorCache:
             parts = [folder / p for p in entry["parts"]]
             if not all(p.is_file() for p in parts):
                 return None
-            if not self._still_right(table_key, entry):
-                return None
             rejected = pq.read_table(folder / REJECTED)
             rejections = [Rejection(**r) for r in rejected.to_pylist()]
+            if len(rejections) != entry["rejected"] or not self._still_right(table_key, entry, rejections):
+                return None
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
             return None  # a damaged or half-removed entry is no answer: the file is checked again
-        if len(rejections) != entry["rejected"]:
-            return None
         return FileAnswer(parts, entry["rows_read"], rejections, entry["missing_optional_columns"],
                           entry["extra_columns"])
 
-    def _still_right(self, table_key: str, entry: dict) -> bool:
+    def _still_right(self, table_key: str, entry: dict, rejections: list[Rejection]) -> bool:
         try:
             rising = rising_rules(table_key)
         except ValueError:
@@ -157,7 +151,7 @@ class DoorCache:
                 continue
             if then is None or now is None or dt.datetime.fromisoformat(now) < dt.datetime.fromisoformat(then):
                 return False
-            if set(entry["rejected_by_rule"]) & rising:
+            if any(r.rule in rising for r in rejections):
                 return False
         return True
 
@@ -174,11 +168,8 @@ class DoorCache:
                 link_or_copy(part, partial / names[-1])
             rows = [asdict(r) for r in answer.rejections]
             pq.write_table(pa.Table.from_pylist(rows, schema=_REJECTED_SCHEMA), partial / REJECTED)
-            by_rule: dict[str, int] = {}
-            for r in answer.rejections:
-                by_rule[r.rule] = by_rule.get(r.rule, 0) + 1
             entry = {"table": table_key, "parts": names, "rows_read": answer.rows_read,
-                     "rejected": len(answer.rejections), "rejected_by_rule": by_rule,
+                     "rejected": len(answer.rejections),
                      "missing_optional_columns": answer.missing_optional_columns,
                      "extra_columns": answer.extra_columns,
                      "parameters": {k: _text(self.parameters.get(k)) for k in _RISING}}

@@ -208,7 +208,6 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
 
     table = source.table
     out = _RowsChecked(table.key)
-    report = TableReport(table=table.key)
     expectations = validate.suite(table.key)
     row_rules = validate.split(expectations, "row")
     if any(validate.reference(c) for e in row_rules for c in e.columns):
@@ -219,70 +218,61 @@ def check_rows(validator, source: TableInput, work: Path, parameters: dict,
     folder = work / table.family / table.name
     folder.mkdir(parents=True, exist_ok=True)
     rejudge = door.Rejudge(table, row_rules)
+
+    def checked(chunks) -> FileAnswer:
+        """One file's answer on its own (its parts, rows and columns), so that it can be kept for the next build."""
+        answer, columns = FileAnswer([], 0, []), TableReport(table=table.key)
+        for chunk in chunks:
+            data = _normalise(_arrow(chunk), table, columns)
+            answer.rows_read += data.num_rows + len(chunk.rejections)
+            answer.rejections += chunk.rejections
+            part = folder / f"part-{len(out.parts) + len(answer.parts):05d}.parquet"
+            answer.parts.append(part)
+            if validator.door == "sql":
+                # The part holds the rows that passed as they land (typed), parsed once for both.
+                failures, passing = door.check_chunk(validator._con, table, data, parameters, row_rules, stored)
+                answer.rejections += [validate.rejection(table, data, f) for f in failures]
+                pq.write_table(passing, part, **PART_WRITE)
+                rejudge.add(data, failures)
+                continue
+            helpers = validator.helpers(table, data, shadows)
+            failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules,
+                                     source=data)
+            answer.rejections += [validate.rejection(table, data, f) for f in failures]
+            keep = np.ones(data.num_rows, dtype=bool)
+            keep[[f.position for f in failures]] = False
+            for s in stored:
+                data = data.append_column(s, pa.Array.from_pandas(helpers[s]) if len(helpers) else pa.nulls(0))
+            if not keep.all():
+                data = data.filter(pa.array(keep))
+            pq.write_table(data, part)
+        answer.missing_optional_columns, answer.extra_columns = columns.missing_optional_columns, columns.extra_columns
+        return answer
+
     for path, display, chunks in source.files_of(chunk_rows):
-        name, kept = cache.lookup(table.key, path, display) if cache is not None and path is not None else ("", None)
-        if kept is None:
-            # Each file's answer on its own (its parts, rows and columns), so that it can be kept for the next build.
-            kept = FileAnswer([], 0, [])
-            file_report = TableReport(table=table.key)
-            for chunk in chunks:
-                data = _normalise(_arrow(chunk), table, file_report)
-                kept.rows_read += data.num_rows + len(chunk.rejections)
-                kept.rejections += chunk.rejections
-                part = folder / f"part-{len(out.parts) + len(kept.parts):05d}.parquet"
-                kept.rejections += _check_chunk(validator, table, data, parameters, row_rules, stored, shadows,
-                                                gx_read, part, rejudge)
-                kept.parts.append(part)
-            kept.missing_optional_columns = file_report.missing_optional_columns
-            kept.extra_columns = file_report.extra_columns
+        name, answer = cache.lookup(table.key, path, display) if cache is not None and path is not None else ("", None)
+        if answer is None:
+            answer = checked(chunks)
             if name:
-                cache.store(table.key, name, kept)
-                out.cache_entries.append(name)
+                cache.store(table.key, name, answer)
+            out.parts += answer.parts
         else:
-            out.cache_entries.append(name)
             out.files_reused += 1
-            for cached in kept.parts:
+            for kept in answer.parts:
                 part = folder / f"part-{len(out.parts):05d}.parquet"
-                link_or_copy(cached, part)
+                link_or_copy(kept, part)
                 out.parts.append(part)
-            kept.parts = []
-        out.parts += kept.parts
-        out.rows_read += kept.rows_read
-        out.rejections += kept.rejections
-        for c in kept.missing_optional_columns:
-            if c not in report.missing_optional_columns:
-                report.missing_optional_columns.append(c)
-        for c in kept.extra_columns:
-            if c not in report.extra_columns:
-                report.extra_columns.append(c)
+        if name:
+            out.cache_entries.append(name)
+        out.rows_read += answer.rows_read
+        out.rejections += answer.rejections
+        # In file order, each column once: what one report over the table's chunks would list.
+        out.missing_optional_columns = list(dict.fromkeys(out.missing_optional_columns
+                                                          + answer.missing_optional_columns))
+        out.extra_columns = list(dict.fromkeys(out.extra_columns + answer.extra_columns))
     rejudge.check(validator, parameters)
-    out.missing_optional_columns, out.extra_columns = report.missing_optional_columns, report.extra_columns
     return out
 
-
-def _check_chunk(validator, table: contract.Table, data: pa.Table, parameters: dict, row_rules: tuple,
-                 stored: list[str], shadows: list[str], gx_read: list[str], part: Path,
-                 rejudge: door.Rejudge) -> list[Rejection]:
-    """Run the row rules over one chunk, write the rows that pass to `part`, and return the rows set aside."""
-    from closedloop import validate
-
-    if validator.door == "sql":
-        # The part holds the rows that passed as they land (typed), parsed once for both.
-        failures, passing = door.check_chunk(validator._con, table, data, parameters, row_rules, stored)
-        pq.write_table(passing, part, **PART_WRITE)
-        rejudge.add(data, failures)
-        return [validate.rejection(table, data, f) for f in failures]
-    helpers = validator.helpers(table, data, shadows)
-    failures = validator.run(table, "row", gx_columns(data, helpers, gx_read), parameters, row_rules, source=data)
-    rejections = [validate.rejection(table, data, f) for f in failures]
-    keep = np.ones(data.num_rows, dtype=bool)
-    keep[[f.position for f in failures]] = False
-    for s in stored:
-        data = data.append_column(s, pa.Array.from_pandas(helpers[s]) if len(helpers) else pa.nulls(0))
-    if not keep.all():
-        data = data.filter(pa.array(keep))
-    pq.write_table(data, part)
-    return rejections
 
 
 class _TableLander:
@@ -713,6 +703,8 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
     available: dict[str, Path] = {}
     needed = {r for t in contract.tables() for e in validate.suite(t.key) for r in e.references}
     checks = None
+    cache_entries: set[str] = set()
+    files_reused = 0
     try:
         checks = _RowChecks(inputs, validator, work, parameters, _parallel(inputs, mapping), cache)
         order = validate.load_order([t.key for t in contract.tables()])
@@ -726,10 +718,8 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
                 if key in inputs:
                     checked = checks.result(key)
                     report = lander.land(inputs[key], checked, parameters, available)
-                    if cache is not None:
-                        cache.used.update(checked.cache_entries)
-                        cache.files_reused += checked.files_reused
-                        cache.files_read += len(inputs[key].paths) - checked.files_reused
+                    cache_entries.update(checked.cache_entries)
+                    files_reused += checked.files_reused
                 else:
                     report = lander.land_absent()
             except (SourceError, ReadError) as exc:
@@ -769,10 +759,10 @@ def land(raw_dir: str | Path, landing_dir: str | Path, mapping: str | None = Non
                 print(f"  ! {display}", file=out)
     _write_reports(landing_dir, raw_dir, mapping_name, ordered, rejections, not_read)
     if cache is not None:
-        cache.prune(cache.used)
+        cache.prune(cache_entries)
         if out is not None:
-            total = cache.files_reused + cache.files_read
-            print(f"Door cache: {cache.files_reused:,} of {total:,} raw files unchanged since an earlier build, their "
+            total = sum(len(i.paths) for i in inputs.values())
+            print(f"Door cache: {files_reused:,} of {total:,} raw files unchanged since an earlier build, their "
                   "row checks reused"
                   + ("" if reuse else " (none: a full refresh checks every file)"), file=out, flush=True)
     return ordered

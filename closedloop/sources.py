@@ -45,14 +45,9 @@ class TableInput:
     # For the report: vendor columns kept under another name (their names are the project's lineage/working ones).
     notices: list[str] = field(default_factory=list)
 
-    def chunks_of(self, chunk_rows: int) -> Iterator[Chunk]:
-        """The chunks, at most `chunk_rows` rows each where the input allows choosing (its own files)."""
-        for _path, _display, chunks in self.files_of(chunk_rows):
-            yield from chunks
-
     def files_of(self, chunk_rows: int) -> Iterator[tuple[Path | None, str | None, Iterator[Chunk]]]:
-        """(path, display name, its chunks) per file of the table's own files, in read order; a mapping's rows,
-        derived from several vendor files at once, come as one (None, None, chunks)."""
+        """(path, display name, its chunks) per file of the table's own files, in read order, at most `chunk_rows`
+        rows a chunk; a mapping's rows, derived from several vendor files at once, come as one (None, None, chunks)."""
         if self.paths:
             for path, display, encoding in zip(self.paths, self.files, self.encodings, strict=True):
                 yield path, display, _renamed_chunks(path, display, self.table, chunk_rows, encoding)
