@@ -12,8 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from independent.identity import components, pairwise, partition, with_truth
+import yaml
+from independent.identity import components, pairwise, partition, widest_sharing, with_truth
 
+from closedloop import PROJECT_DIR
 from closedloop.build import run_dbt
 
 
@@ -127,6 +129,35 @@ def test_duplicate_leads_are_the_persons_earlier_leads_within_the_window(wh):
     got = {lead_id: dup for lead_id, _, _, dup in leads if dup is not None}
     assert got == expected
     assert len(got) > 20
+
+
+def test_sharing_and_quarantine_equal_the_pairwise_count(wh):
+    """Every capped value's widest sharing, and the quarantine it earns, recounted pair by pair in pandas: the model
+    counts values on one record from their record's types, the rest pairwise (scale 1000 would not fit otherwise)."""
+    caps = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]["identity_value_caps"]
+    observations = wh.execute("select record_type, record_id, identifier_type, identifier_value "
+                              "from intermediate.int_identity__observations").df()
+    got = wh.execute("select identifier_type, identifier_value, records, action, reason, widest_sharing "
+                     "from intermediate.int_identity__identifiers").df()
+    blocked = set(zip(*(got.loc[got["action"] == "blocked", c] for c in ("identifier_type", "identifier_value")),
+                      strict=True))
+    expected = widest_sharing(observations, blocked, caps)
+    found = got[got["widest_sharing"].notna()]
+    merged = expected.merge(found, on=["identifier_type", "identifier_value"], how="outer", suffixes=("", "_got"),
+                            indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
+    assert (merged["widest_sharing"] == merged["widest_sharing_got"]).all()
+    # both kinds are in the sample: values on one record (most) and values on several
+    assert (merged["records"] == 1).sum() > 1000 and (merged["records"] > 1).sum() > 100
+    over = merged[merged["widest_sharing"] > merged["identifier_type"].map(caps)]
+    assert len(over) > 0 and (over["action"] == "quarantined").all()
+    cap = over["identifier_type"].map(caps).astype(str)
+    reasons = ("seen with " + over["widest_sharing"].astype(str) + " different " + over["partner_type"]
+               + " values (cap " + cap + " for " + over["identifier_type"] + ")")
+    assert (over["reason"] == reasons).all()
+    quarantined = got[got["action"] == "quarantined"]
+    assert set(zip(quarantined["identifier_type"], quarantined["identifier_value"], strict=True)) \
+        == set(zip(over["identifier_type"], over["identifier_value"], strict=True))
 
 
 def test_planted_persons_are_recovered_and_traps_merge_nobody(sample, wh):

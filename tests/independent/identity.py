@@ -50,3 +50,27 @@ def pairwise(frame: pd.DataFrame) -> tuple[float, float]:
     found = pairs(frame.groupby("person_id").size())
     true = pairs(frame.groupby("true_person").size())
     return together / found, together / true
+
+
+PERSON_LEVEL = ("email", "phone", "wechat_openid", "wechat_unionid")
+BROWSER_LEVEL = ("anonymous_id", "device_id")
+
+
+def widest_sharing(observations: pd.DataFrame, blocked: set[tuple[str, str]], caps: dict[str, int]) -> pd.DataFrame:
+    """The definition of docs/metrics.md#junk-identifiers, pair by pair: for each unblocked value of a capped type,
+    the distinct values of each partner type (person-level; for cookies and devices also browser-level) seen on
+    its records, and the widest of them (ties: the first type by name). Columns identifier_type,
+    identifier_value, partner_type, widest_sharing; values with no partner are absent."""
+    key = list(zip(observations["identifier_type"], observations["identifier_value"], strict=True))
+    kept = observations[[k not in blocked for k in key]]
+    capped = kept[kept["identifier_type"].isin(list(caps))]
+    pairs = capped.merge(kept, on=["record_type", "record_id"], suffixes=("", "_partner"))
+    partner_type, own_type = pairs["identifier_type_partner"], pairs["identifier_type"]
+    eligible = (partner_type != own_type) & (partner_type.isin(PERSON_LEVEL)
+                                            | (own_type.isin(BROWSER_LEVEL) & partner_type.isin(BROWSER_LEVEL)))
+    counts = (pairs[eligible].groupby(["identifier_type", "identifier_value", "identifier_type_partner"])
+              ["identifier_value_partner"].nunique().rename("widest_sharing").reset_index()
+              .rename(columns={"identifier_type_partner": "partner_type"}))
+    counts = counts.sort_values(["identifier_type", "identifier_value", "widest_sharing", "partner_type"],
+                                ascending=[True, True, False, True])
+    return counts.drop_duplicates(["identifier_type", "identifier_value"]).reset_index(drop=True)
