@@ -132,8 +132,9 @@ def test_duplicate_leads_are_the_persons_earlier_leads_within_the_window(wh):
 
 
 def test_sharing_and_quarantine_equal_the_pairwise_count(wh):
-    """Every capped value's widest sharing, and the quarantine it earns, recounted pair by pair in pandas: the model
-    counts values on one record from their record's types, the rest pairwise (scale 1000 would not fit otherwise)."""
+    """Every capped value's widest sharing, and the quarantine it earns, recounted pair by pair in pandas from the
+    observations: the column and the rule no other test recomputed (docs/benchmarks.md: the query that ran out of
+    disk at scale 1000, whose rewrite must keep these numbers)."""
     caps = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]["identity_value_caps"]
     observations = wh.execute("select record_type, record_id, identifier_type, identifier_value "
                               "from intermediate.int_identity__observations").df()

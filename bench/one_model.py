@@ -1,0 +1,71 @@
+"""One dbt model rebuilt on a copy of a built warehouse: its node time, the process's peak memory and the most
+DuckDB spilled to its temporary folder (a measurement, not a test).
+
+How a rewrite of one heavy model is judged before a whole build: run it in the old tree and the new one on the same
+warehouse, compare the tables, and squeeze the memory limit to stand in for a larger scale (0.8 GB at scale 100 is
+the default 8 GB at a tenth of the data: what spills there spills at scale 1000).
+
+    .venv/bin/python bench/one_model.py /tmp/q100/wh/warehouse.duckdb int_identity__identifiers --work /tmp/m-old
+    .venv/bin/python bench/one_model.py WAREHOUSE int_identity__identifiers --memory 800MB --work /tmp/m-new --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def _largest(folder: Path, stop: threading.Event, seen: list[int]) -> None:
+    while not stop.is_set():
+        if folder.is_dir():
+            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+            seen[0] = max(seen[0], size)
+        time.sleep(0.25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("warehouse", type=Path, help="a served warehouse a `closedloop build` made (copied, not changed)")
+    ap.add_argument("model", help="the model to rebuild, e.g. int_identity__identifiers")
+    ap.add_argument("--work", type=Path, required=True, help="scratch folder (emptied first)")
+    ap.add_argument("--memory", help="DuckDB's memory limit for the run (CLOSEDLOOP_DBT_MEMORY), e.g. 800MB")
+    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    args = ap.parse_args(argv)
+    if args.memory:
+        os.environ["CLOSEDLOOP_DBT_MEMORY"] = args.memory
+    from closedloop.build import run_dbt
+    from closedloop.paths import landing_root_for, read_current
+
+    current = read_current(args.warehouse)
+    if current is None:
+        ap.error(f"{args.warehouse}: no landing/CURRENT beside it; give a warehouse `closedloop build` published")
+    landing = landing_root_for(args.warehouse) / current
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    copy = args.work / args.warehouse.name
+    shutil.copy(args.warehouse, copy)
+    stop, seen = threading.Event(), [0]
+    watcher = threading.Thread(target=_largest, args=(copy.with_name(copy.name + ".tmp"), stop, seen), daemon=True)
+    watcher.start()
+    result = run_dbt(["run", "--select", args.model], landing, copy, out=None, target_path=args.work / "target")
+    stop.set()
+    watcher.join()
+    nodes = json.loads((args.work / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    figures = {"model": args.model, "success": bool(result.success), "memory_limit": args.memory or "default",
+               "node_s": round(sum(n["execution_time"] for n in nodes), 2),
+               "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+               "temp_peak_mb": round(seen[0] / 1e6), "message": next((n["message"] for n in nodes if n["message"]), "")}
+    print(json.dumps(figures, ensure_ascii=False) if args.json else
+          "\n".join(f"{k}: {v}" for k, v in figures.items()))
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
