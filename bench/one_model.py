@@ -47,17 +47,27 @@ def main(argv: list[str] | None = None) -> int:
     if current is None:
         ap.error(f"{args.warehouse}: no landing/CURRENT beside it; give a warehouse `closedloop build` published")
     landing = landing_root_for(args.warehouse) / current
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
     copy = args.work / args.warehouse.name
-    shutil.copy(args.warehouse, copy)
+    try:
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        shutil.copy(args.warehouse, copy)
+    except OSError as exc:
+        ap.error(f"--work {args.work}: {exc.strerror or exc}")
     stop, seen = threading.Event(), [0]
     watcher = threading.Thread(target=_largest, args=(copy.with_name(copy.name + ".tmp"), stop, seen), daemon=True)
     watcher.start()
     result = run_dbt(["run", "--select", args.model], landing, copy, out=None, target_path=args.work / "target")
     stop.set()
     watcher.join()
-    nodes = json.loads((args.work / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    results = args.work / "target" / "run_results.json"
+    if not results.is_file():  # dbt stopped before running a node (a bad memory limit, a project error)
+        print(f"dbt did not run {args.model}: {result.exception or 'no run_results.json'}", file=sys.stderr)
+        return 1
+    nodes = json.loads(results.read_text(encoding="utf-8"))["results"]
+    if not nodes:
+        print(f"no model of the project is selected by {args.model!r}", file=sys.stderr)
+        return 1
     figures = {"model": args.model, "success": bool(result.success), "memory_limit": args.memory or "default",
                "node_s": round(sum(n["execution_time"] for n in nodes), 2),
                "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

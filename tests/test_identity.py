@@ -148,7 +148,7 @@ def test_sharing_and_quarantine_equal_the_pairwise_count(wh):
                             indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
     assert (merged["widest_sharing"] == merged["widest_sharing_got"]).all()
-    # both kinds are in the sample: values on one record (most) and values on several
+    # both kinds are in the sample: values on one record and values on several
     assert (merged["records"] == 1).sum() > 1000 and (merged["records"] > 1).sum() > 100
     over = merged[merged["widest_sharing"] > merged["identifier_type"].map(caps)]
     assert len(over) > 0 and (over["action"] == "quarantined").all()
