@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model", help="the model to rebuild, e.g. int_identity__identifiers")
     ap.add_argument("--work", type=Path, required=True, help="scratch folder (emptied first)")
     ap.add_argument("--memory", help="DuckDB's memory limit for the run (CLOSEDLOOP_DBT_MEMORY), e.g. 800MB")
+    ap.add_argument("--vars", help="dbt vars for the run, as YAML, e.g. '{identity_components_method: iterative}'")
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     args = ap.parse_args(argv)
     if args.memory:
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     stop, seen = threading.Event(), [0]
     watcher = threading.Thread(target=_largest, args=(copy.with_name(copy.name + ".tmp"), stop, seen), daemon=True)
     watcher.start()
-    result = run_dbt(["run", "--select", args.model], landing, copy, out=None, target_path=args.work / "target")
+    dbt_args = ["run", "--select", args.model] + (["--vars", args.vars] if args.vars else [])
+    result = run_dbt(dbt_args, landing, copy, out=None, target_path=args.work / "target")
     stop.set()
     watcher.join()
     results = args.work / "target" / "run_results.json"
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no model of the project is selected by {args.model!r}", file=sys.stderr)
         return 1
     figures = {"model": args.model, "success": bool(result.success), "memory_limit": args.memory or "default",
+               "vars": args.vars,
                "node_s": round(sum(n["execution_time"] for n in nodes), 2),
                "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                "temp_peak_mb": round(seen[0] / 1e6), "message": next((n["message"] for n in nodes if n["message"]), "")}

@@ -49,8 +49,9 @@
    rounds (var identity_max_rounds) still bounds a pathological graph, and reaching it fails the build with a
    message (the data test identity_components_converged checks the fixed point on every build as well): it
    never stops early with half-merged people, and never after a fixed number of rounds that is "usually enough".
-   Var identity_components_method: `auto` (the adapter's own form) or `iterative` (the portable loop, so the
-   DuckDB test suite checks the form Spark runs).
+   Var identity_components_method: `iterative` (the portable loop: every statement can spill, so it is the
+   default; the DuckDB test suite checks the form Spark runs) or `auto` (the adapter's own form: DuckDB's recursive
+   statement holds its working tables in memory, 8 GB were not enough at scale 1000).
 
    Both forms propagate over a compacted graph (cl_components_core): self-edges only list nodes, and a leaf (a
    node with one edge, most identifiers of the identity graph) cannot join anything, so it only lends its id to
@@ -176,7 +177,8 @@
 {% macro default__cl_connected_components(edges) -%}
     {%- set max_rounds = var('identity_max_rounds') | int -%}
     {%- set base = this.identifier ~ '__round' -%}
-    {%- if not execute -%}
+    {#- the loop writes tables as it compiles: only a build or run does it (`docs generate` compiles every model) -#}
+    {%- if not execute or flags.WHICH not in ('build', 'run') -%}
         {{ return('select cast(null as bigint) as node_id, cast(null as bigint) as component_id') }}
     {%- endif -%}
     {%- set core = this.incorporate(path={'identifier': base ~ '_core'}) -%}
