@@ -260,10 +260,11 @@
 
 
 {# Columns of a record turned into rows in one pass over it: the record cross-joined with `kinds`, a list of rows
-   of column names (each row a list of names, one per entry of `labels`), and for each label the value of the
-   column its name says (with one label, a kind may be a plain name). `extra` are the record's own columns kept alongside. Rows whose picked values are null
-   are left out. One scan per record rather than one per column: a union of one select per column re-reads (and
-   re-normalises) the staging view each time, 8× slower at scale 100. #}
+   of column names (each row a list of names, one per entry of `labels`; with one label a kind may be a plain
+   name). Each label `x_type` gives two columns: `x_type`, the column's name, and `x_value`, that column's value.
+   `extra` are the record's own columns kept alongside. Rows with a null value are left out. One scan per record
+   rather than one per column: a union of one select per column re-reads (and re-normalises) the staging view
+   each time, 8× slower at scale 100. #}
 {% macro cl_unpivot_record(record, labels, kinds, extra=[]) -%}
     select *
     from (
