@@ -21,12 +21,14 @@ import threading
 import time
 from pathlib import Path
 
+from run import size_mb  # bench/run.py, beside this script
 
-def _largest(folder: Path, stop: threading.Event, seen: list[int]) -> None:
+
+def _watch_spill(folder: Path, stop: threading.Event, seen: list[float]) -> None:
+    """The most DuckDB's temporary folder held at once, in MB, polled until `stop`."""
     while not stop.is_set():
         if folder.is_dir():
-            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-            seen[0] = max(seen[0], size)
+            seen[0] = max(seen[0], size_mb(folder))
         time.sleep(0.25)
 
 
@@ -55,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(args.warehouse, copy)
     except OSError as exc:
         ap.error(f"--work {args.work}: {exc.strerror or exc}")
-    stop, seen = threading.Event(), [0]
-    watcher = threading.Thread(target=_largest, args=(copy.with_name(copy.name + ".tmp"), stop, seen), daemon=True)
+    stop, seen = threading.Event(), [0.0]
+    watcher = threading.Thread(target=_watch_spill, args=(copy.with_name(copy.name + ".tmp"), stop, seen), daemon=True)
     watcher.start()
     dbt_args = ["run", "--select", args.model] + (["--vars", args.vars] if args.vars else [])
     result = run_dbt(dbt_args, landing, copy, out=None, target_path=args.work / "target")
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                "vars": args.vars,
                "node_s": round(sum(n["execution_time"] for n in nodes), 2),
                "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-               "temp_peak_mb": round(seen[0] / 1e6), "message": next((n["message"] for n in nodes if n["message"]), "")}
+               "temp_peak_mb": round(seen[0]), "message": next((n["message"] for n in nodes if n["message"]), "")}
     print(json.dumps(figures, ensure_ascii=False) if args.json else
           "\n".join(f"{k}: {v}" for k, v in figures.items()))
     return 0 if result.success else 1
