@@ -5,16 +5,9 @@
 with observed as (
 
     {%- for record in cl_identity_records() %}
-    select
-        '{{ record.record_type }}' as record_type,
-        record_id,
-        identifier_type,
-        identifier_value,
-        seen_at
-    from (
-        {{ cl_unpivot_record(record, ['identifier_type'], record.identifiers,
-                             extra=[record.id ~ ' as record_id', record.seen_at ~ ' as seen_at']) }}
-    ) as {{ record.record_type }}_identifiers
+    {{ cl_unpivot_record(record, ['identifier_type'], record.identifiers,
+                         extra=["'" ~ record.record_type ~ "' as record_type", record.id ~ ' as record_id',
+                                record.seen_at ~ ' as seen_at']) }}
     {%- if not loop.last %}
     union all
     {%- endif %}
