@@ -10,8 +10,12 @@ from __future__ import annotations
 import pandas as pd
 
 
-def to_pandas(relation) -> pd.DataFrame:
-    """A DuckDB relation or a Spark DataFrame as a pandas DataFrame (DuckDB's `.df()` types)."""
+def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
+    """A DuckDB relation or a Spark DataFrame as a pandas DataFrame (DuckDB's `.df()` types), of `columns` only when
+    given: a model reads the columns it uses, since a mart's other columns would be strings held in pandas (the deal
+    probabilities read two marts of millions of rows at scale 1000)."""
+    if columns is not None:
+        relation = relation.select(*columns)
     if hasattr(relation, "df"):
         return relation.df()
     return _spark_frame(relation)

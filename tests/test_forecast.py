@@ -75,6 +75,32 @@ def test_exact_small_case_band_quantiles() -> None:
     assert list(q) == [0.0, 100.0, 300.0] or list(q) == [0.0, 200.0, 300.0]
 
 
+def test_one_draw_per_deal_serves_every_period() -> None:
+    # the same uniforms for every probability vector: a deal that wins with the lower probability wins with the
+    # higher one too, in every draw; each vector's totals are still a simulation of its own (mean Σ a·p)
+    rng = np.random.default_rng(5)
+    amount = rng.uniform(1e3, 1e6, 300)
+    month = rng.uniform(0, 0.3, 300)
+    quarter = month + rng.uniform(0, 0.4, 300)
+    totals = F.bookings_totals(amount, [month, quarter], [15, 2], draws=4_000)
+    assert (totals[0] <= totals[1]).all()
+    for row, p in zip(totals, (month, quarter), strict=True):
+        sd = np.sqrt((amount**2 * p * (1 - p)).sum() / 4_000)
+        assert abs(row.mean() - (amount * p).sum()) < 4 * sd
+    # a vector alone gives the same draws as in company with others (its stream does not depend on them)
+    np.testing.assert_array_equal(F.bookings_totals(amount, [quarter], [15, 2], draws=4_000)[0], totals[1])
+
+
+def test_a_longer_period_never_has_a_lower_band(mart) -> None:
+    bands = mart("int_forecast__period_bands", "intermediate")
+    bands = bands.assign(who=bands["department_id"].fillna("(company)"),
+                         length=bands["period"].map({"month": 1, "quarter": 3, "half_year": 6}))
+    assert bands["length"].notna().all() and bands["who"].nunique() > 2
+    for who, g in bands.sort_values("length").groupby("who"):
+        for column in ("open_p10", "open_p50", "open_p90"):
+            assert g[column].is_monotonic_increasing, (who, column, g[column].tolist())
+
+
 def test_calibration_against_the_planted_win_probabilities(sample, mart) -> None:
     deals = mart("int_forecast__deal_probabilities", "intermediate")
     types = mart("fct_opportunities")[["opportunity_id", "opportunity_type"]]

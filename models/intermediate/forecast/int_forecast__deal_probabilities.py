@@ -52,8 +52,11 @@ def model(dbt, session):
     stage_names = dict(zip(orders, open_stages["stage_name"], strict=True))
     first_stage = int(open_stages["stage_order"].min()) if len(open_stages) else 1
 
-    opps = to_pandas(dbt.ref("fct_opportunities")).sort_values("opportunity_id", kind="stable")
-    visits_df = to_pandas(dbt.ref("fct_opportunity_stages"))
+    opps = to_pandas(dbt.ref("fct_opportunities"), ["opportunity_id", "department_id", "created_at", "closed_at",
+                                                     "is_closed", "is_won", "amount"])
+    opps = opps.sort_values("opportunity_id", kind="stable")
+    visits_df = to_pandas(dbt.ref("fct_opportunity_stages"), ["opportunity_id", "stage_order", "department_id",
+                                                               "entered_at", "exited_at", "next_stage_name"])
     visits_df = visits_df.sort_values(["opportunity_id", "stage_order"], kind="stable")
     # a ref nested in a subscript is invisible to dbt's parser: read the frame first
     as_of = to_pandas(dbt.ref("int_as_of"))

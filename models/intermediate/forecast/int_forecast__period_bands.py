@@ -1,5 +1,5 @@
 """P10/P50/P90 of each current period's bookings still to come, per department and for the company (department
-null), from a seeded simulation of the open deals (closedloop.forecast.bookings_bands): one row per period x
+null), from a seeded simulation of the open deals (closedloop.forecast.bookings_totals): one row per period x
 department. Same deals, same seed, same numbers. Deals are independent; the company's band is simulated over all
 its deals (not added up from the departments' bands, which would overstate its width)."""
 
@@ -27,16 +27,26 @@ def model(dbt, session):
     bounds = F.period_ends(np.datetime64(as_of_at.to_datetime64(), "us"), fiscal_start)
     deals = (to_pandas(dbt.ref("int_forecast__deal_probabilities").filter("is_current"))
              .sort_values("opportunity_id", kind="stable"))
+    columns = list(PERIODS.values())
+    departments = [(d, g) for d, g in deals.groupby("department_id", sort=True, dropna=True)]
+    # Each department's deals are drawn once for all three periods, from a stream keyed by its name (not its
+    # position), so adding a department leaves the others' numbers unchanged; the company's draws are the sum of
+    # every department's and of the deals without one: all its open deals, each drawn once (never the departments'
+    # percentiles added up, which would overstate the width).
+    simulated = {dept: F.bookings_totals(g["amount"].to_numpy(float), [g[c].to_numpy(float) for c in columns],
+                                         [seed, zlib.crc32(f"department|{dept}".encode())])
+                 for dept, g in departments}
+    unassigned = deals[deals["department_id"].isna()]
+    company = F.bookings_totals(unassigned["amount"].to_numpy(float),
+                                [unassigned[c].to_numpy(float) for c in columns], [seed, zlib.crc32(b"no department")])
+    company = company + sum(simulated.values(), np.zeros_like(company))
     rows = []
-    groups = [(None, deals)] + [(d, g) for d, g in deals.groupby("department_id", sort=True, dropna=True)]
-    for period, column in PERIODS.items():
-        for dept, g in groups:
-            # one stream per period x department, keyed by name (not position), so adding a department leaves
-            # the others' numbers unchanged
-            stream = zlib.crc32(f"{period}|{dept or ''}".encode())
-            p10, p50, p90 = F.bookings_bands(g["amount"].to_numpy(float), g[column].to_numpy(float), [seed, stream])
-            start, end = bounds[period]
-            label = F.period_label(period, start, fiscal_start)
+    for k, (period, column) in enumerate(PERIODS.items()):
+        start, end = bounds[period]
+        label = F.period_label(period, start, fiscal_start)
+        for dept, g in [(None, deals), *departments]:
+            totals = company[k] if dept is None else simulated[dept][k]
+            p10, p50, p90 = F.band_quantiles(totals) if len(g) else (0.0, 0.0, 0.0)
             expected = float((g["amount"] * g[column]).sum())
             rows.append((period, start, end, label, dept, len(g), expected, p10, p50, p90))
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
