@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +71,21 @@ def _watch_memory(proc: subprocess.Popen, cap_mb: float, hit: list) -> None:
         time.sleep(0.25)
 
 
+class StepFailed(Exception):
+    """A step's process exited with an error: what it printed last, and how long and how big it ran till then."""
+
+    def __init__(self, argv: list[str], returncode: int, output: str, seconds: float, peak_mb: int,
+                 marks: dict[str, float]):
+        self.argv, self.returncode, self.output = argv, returncode, output
+        self.seconds, self.peak_mb, self.marks = seconds, peak_mb, marks
+        super().__init__(f"{' '.join(map(str, argv))} exited {returncode} after {seconds:.1f} s:\n{output[-4000:]}")
+
+
 def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = None,
-             memory_cap_mb: float | None = None) -> Step:
+             memory_cap_mb: float | None = None, on_mark: dict[str, Callable[[], None]] | None = None) -> Step:
     """Run `argv`, wait for it with wait4 (its own rusage: max RSS of it and its waited-for children), and time the
-    first appearance of each marker in its output. With `memory_cap_mb`, a step that passes it is killed and
-    reported as such instead of raising."""
+    first appearance of each marker in its output (calling `on_mark[marker]` then, if given). With `memory_cap_mb`,
+    a step that passes it is killed and reported as such instead of raising; any other failure raises StepFailed."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
@@ -88,6 +99,8 @@ def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = 
         for m in markers:
             if m not in marks and m in line:
                 marks[m] = time.perf_counter() - started
+                if on_mark and m in on_mark:
+                    on_mark[m]()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
@@ -95,16 +108,20 @@ def run_step(argv: list[str], markers: tuple[str, ...] = (), env: dict | None = 
     if hit:
         return Step(round(seconds, 2), round(usage.ru_maxrss / 1024), {}, output, killed=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{output[-4000:]}")
+        raise StepFailed(argv, proc.returncode, output, round(seconds, 2), round(usage.ru_maxrss / 1024),
+                         {k: round(v, 2) for k, v in marks.items()})
     return Step(round(seconds, 2), round(usage.ru_maxrss / 1024), {k: round(v, 2) for k, v in marks.items()},
                 output)
 
 
-def build_step(raw: Path, warehouse: Path, *flags: str) -> tuple[Step, dict]:
+def build_step(raw: Path, warehouse: Path, *flags: str, drop_raw: bool = False) -> tuple[Step, dict]:
     """`closedloop build`, and its time split by the lines it prints: validation + landing until dbt starts,
-    dbt until it reports its nodes passed, the rest (freshness, publish) after."""
+    dbt until it reports its nodes passed, the rest (freshness, publish) after. `drop_raw`: delete the raw folder
+    as soon as dbt starts (the build reads raw only in the door; at scale 1000 the disk holds raw, the landed
+    Parquet, the warehouse and DuckDB's spill only one after the other)."""
+    on_mark = {"Building with dbt": lambda: shutil.rmtree(raw, ignore_errors=True)} if drop_raw else None
     s = run_step([*CLI, "build", "--raw", str(raw), "--warehouse", str(warehouse), *flags],
-                 markers=("Building with dbt", "checking source freshness"))
+                 markers=("Building with dbt", "checking source freshness"), on_mark=on_mark)
     dbt_start = s.marks.get("Building with dbt", 0.0)
     dbt_end = s.marks.get("checking source freshness", s.seconds)
     return s, {"seconds": s.seconds, "peak_mb": s.peak_mb, "validate_land_s": dbt_start,
@@ -181,7 +198,8 @@ def targets(r: dict) -> dict:
     return {k: {"met": bool(v[0]), "measured": v[1], "limit": v[2]} for k, v in out.items()}
 
 
-def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check: bool, reuse_raw: bool = False) -> dict:
+def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check: bool, reuse_raw: bool = False,
+          drop_raw: bool = False) -> dict:
     raw, wh = out / "raw", out / "wh" / "warehouse.duckdb"
     previous = json.loads((out / "result.json").read_text(encoding="utf-8")) if (out / "result.json").exists() \
         else {}
@@ -224,7 +242,17 @@ def bench(scale: float, out: Path, loads: int, seed: int, skip: set[str], check:
         result["validate"] = {"seconds": s.seconds, "peak_mb": s.peak_mb, "rows_per_s": round(rows / s.seconds)}
         say("validate")
 
-    s, phases = build_step(raw, wh, "--full-refresh")
+    try:
+        s, phases = build_step(raw, wh, "--full-refresh", drop_raw=drop_raw)
+    except StepFailed as failed:
+        # the figures so far stay in result.json, with how far the build got and why it stopped
+        dbt_start = failed.marks.get("Building with dbt")
+        result["build"] = {"failed": True, "seconds": failed.seconds, "peak_mb": failed.peak_mb,
+                           "validate_land_s": dbt_start,
+                           "dbt_failed_after_s": None if dbt_start is None else round(failed.seconds - dbt_start, 2),
+                           "raw_dropped": drop_raw, "last_output": failed.output.strip().splitlines()[-12:]}
+        say("build")
+        raise
     result["build"] = {**phases, "warehouse_mb": size_mb(wh), "landing_mb": size_mb(wh.parent / "landing"),
                        "rows_per_s": round(rows / s.seconds)}
     say("build")
@@ -345,14 +373,29 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not check the pandas baseline's numbers against the warehouse (slow at scale 100+)")
     ap.add_argument("--markdown", nargs="+", type=Path, metavar="RESULT_JSON",
                     help="instead: print the docs/benchmarks.md tables for these result files")
+    ap.add_argument("--drop-raw", action="store_true",
+                    help="delete the generated raw folder once the build's dbt phase starts, for disk (scale 1000: "
+                         "raw 21 GB); needs --skip baseline incremental, which read raw after the build")
     args = ap.parse_args(argv)
+    if args.drop_raw and not {"baseline", "incremental"} <= set(args.skip):
+        ap.error("--drop-raw needs --skip baseline incremental (both read the raw folder after the build)")
     if args.markdown:
         print(markdown([json.loads(p.read_text(encoding="utf-8")) for p in args.markdown]))
         return 0
     if args.out is None:
         ap.error("--out is required (a scratch folder)")
-    result = bench(args.scale, args.out, args.loads, args.seed, set(args.skip), not args.no_check,
-                   args.reuse_raw)
+    try:
+        result = bench(args.scale, args.out, args.loads, args.seed, set(args.skip), not args.no_check,
+                       args.reuse_raw, args.drop_raw)
+    except StepFailed as failed:
+        tail = "\n  ".join(failed.output.strip().splitlines()[-8:])
+        print(f"bench: a step failed (exit {failed.returncode}) after {failed.seconds:.1f} s: "
+              f"{' '.join(map(str, failed.argv))}\nThe figures so far are in {args.out / 'result.json'}. "
+              f"Its last lines:\n  {tail}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # a step ran but what it gave was not what the bench measures
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
     missed = [k for k, v in result["targets"].items() if not v["met"]]
     print(f"targets missed: {', '.join(missed) if missed else 'none'}")
     return 0

@@ -77,3 +77,35 @@ def test_a_step_past_its_memory_cap_is_stopped_and_reported() -> None:
     assert hog.killed and hog.seconds < 20
     fine = run.run_step([sys.executable, "-c", "print('done')"], memory_cap_mb=200)
     assert not fine.killed and fine.output.strip() == "done"
+
+
+def test_a_failed_build_keeps_the_figures_so_far_and_ends_in_a_sentence(tmp_path: Path, monkeypatch, capsys) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import run
+    finally:
+        sys.path.pop(0)
+    seen: list[str] = []
+    with pytest.raises(run.StepFailed) as failed:
+        run.run_step([sys.executable, "-c", "print('Building with dbt (full)'); import sys; sys.exit(3)"],
+                     markers=("Building with dbt",), on_mark={"Building with dbt": lambda: seen.append("dbt")})
+    assert failed.value.returncode == 3 and seen == ["dbt"] and "Building with dbt" in failed.value.marks
+
+    def build_fails(raw: Path, warehouse: Path, *flags: str, drop_raw: bool = False):
+        assert drop_raw  # --drop-raw reaches the build step
+        raise failed.value
+
+    monkeypatch.setattr(run, "build_step", build_fails)
+    out = tmp_path / "bench"
+    code = run.main(["--scale", "0.02", "--out", str(out), "--drop-raw",
+                     "--skip", "validate", "baseline", "pages", "incremental"])
+    err = capsys.readouterr().err
+    assert code == 1 and "a step failed (exit 3)" in err and "Traceback" not in err, err
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert result["generate"]["rows"] > 0 and result["floor"]["read_s"] > 0
+    assert result["build"]["failed"] is True and result["build"]["validate_land_s"] is not None
+    assert result["build"]["last_output"] == ["Building with dbt (full)"]
+    # --drop-raw without skipping the steps that read raw after the build is refused before anything runs
+    with pytest.raises(SystemExit) as refused:
+        run.main(["--scale", "0.02", "--out", str(tmp_path / "other"), "--drop-raw"])
+    assert refused.value.code == 2 and not (tmp_path / "other").exists()
