@@ -357,8 +357,9 @@ def bookings_totals(amount: np.ndarray, probabilities: Sequence[np.ndarray], see
     if len(amount) == 0:
         return totals
     # float32 uniforms, hits and amounts: numpy multiplies a bool matrix by a float64 vector without BLAS, ten
-    # times slower; each chunk's sum (at most 1,000 deals) is then added in float64, so a band moves by far less
-    # than a yuan in ten billion (docs/benchmarks.md)
+    # times slower. Rounding an amount to float32 changes it by at most 6e-8 of itself, and each chunk's sum (at
+    # most 1,000 deals, summed in float32) by at most 1e-4 of itself before it is added to the float64 totals: far
+    # inside the simulation's own spread of a percent or so (docs/benchmarks.md)
     p = np.stack([np.asarray(x, dtype=float) for x in probabilities]).astype(np.float32)
     amount32 = amount.astype(np.float32)
     rng = np.random.default_rng(seed)
