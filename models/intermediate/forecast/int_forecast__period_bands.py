@@ -33,12 +33,12 @@ def model(dbt, session):
     # position), so adding a department leaves the others' numbers unchanged; the company's draws are the sum of
     # every department's and of the deals without one: all its open deals, each drawn once (never the departments'
     # percentiles added up, which would overstate the width).
-    simulated = {dept: F.bookings_totals(g["amount"].to_numpy(float), [g[c].to_numpy(float) for c in columns],
-                                         [seed, zlib.crc32(f"department|{dept}".encode())])
-                 for dept, g in departments}
-    unassigned = deals[deals["department_id"].isna()]
-    company = F.bookings_totals(unassigned["amount"].to_numpy(float),
-                                [unassigned[c].to_numpy(float) for c in columns], [seed, zlib.crc32(b"no department")])
+    def draw(g: pd.DataFrame, stream: str) -> np.ndarray:
+        return F.bookings_totals(g["amount"].to_numpy(float), [g[c].to_numpy(float) for c in columns],
+                                 [seed, zlib.crc32(stream.encode())])
+
+    simulated = {dept: draw(g, f"department|{dept}") for dept, g in departments}
+    company = draw(deals[deals["department_id"].isna()], "no department")
     company = company + sum(simulated.values(), np.zeros_like(company))
     rows = []
     for k, (period, column) in enumerate(PERIODS.items()):
@@ -46,7 +46,7 @@ def model(dbt, session):
         label = F.period_label(period, start, fiscal_start)
         for dept, g in [(None, deals), *departments]:
             totals = company[k] if dept is None else simulated[dept][k]
-            p10, p50, p90 = F.band_quantiles(totals) if len(g) else (0.0, 0.0, 0.0)
+            p10, p50, p90 = F.band_quantiles(totals)
             expected = float((g["amount"] * g[column]).sum())
             rows.append((period, start, end, label, dept, len(g), expected, p10, p50, p90))
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
